@@ -1,0 +1,30 @@
+#!/usr/bin/env bun
+/**
+ * aoede — ATA over Ethernet in one file.
+ * Each subcommand lives in its own file and is loaded only when used, so that
+ * `aoede --version` starts fast.
+ */
+import { defineCommand, runMain } from "citty";
+import { VERSION } from "../version.ts";
+
+const lazy = (load: () => Promise<{ default: any }>) => () => load().then((m) => m.default);
+
+export const main = defineCommand({
+  meta: {
+    name: "aoede",
+    version: `${VERSION} (${process.platform}-${process.arch})`,
+    description: "ATA over Ethernet: an AoE target (vblade drop-in) and a user-space initiator",
+  },
+  subCommands: {
+    serve: lazy(() => import("./serve.ts")),
+  },
+});
+
+if (import.meta.main) {
+  const argv = process.argv.slice(2);
+  if (argv.length === 1 && (argv[0] === "--version" || argv[0] === "-V")) {
+    console.log(`aoede ${VERSION} (${process.platform}-${process.arch})`);
+    process.exit(0);
+  }
+  runMain(main);
+}
