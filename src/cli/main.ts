@@ -17,6 +17,14 @@ export const main = defineCommand({
   },
   subCommands: {
     serve: lazy(() => import("./serve.ts")),
+    discover: lazy(() => import("./discover.ts")),
+    stat: lazy(() => import("./stat.ts")),
+    ident: lazy(() => import("./ident.ts")),
+    config: lazy(() => import("./config.ts")),
+    mask: lazy(() => import("./mask.ts")),
+    reserve: lazy(() => import("./reserve.ts")),
+    read: lazy(() => import("./read.ts")),
+    write: lazy(() => import("./write.ts")),
   },
 });
 
