@@ -1,0 +1,34 @@
+/**
+ * A local interface the initiator sends on (Plan 9's Netlink): the raw link
+ * plus what is counted per interface rather than per target.
+ */
+import type { RawLink } from "../../ffi/rawlink.ts";
+import { ATA_DATA_OFFSET } from "../aoe/ata.ts";
+import { SECTOR_SIZE } from "../aoe/constants.ts";
+
+export class NetLink {
+  /** frames larger than 1024 data bytes that went unanswered since the last one that was answered */
+  lostJumbo = 0;
+  /** set when sending fails (interface down, gone) */
+  sendErrors = 0;
+
+  constructor(readonly link: RawLink) {}
+
+  get name(): string {
+    return this.link.name;
+  }
+
+  get mac(): Uint8Array {
+    return this.link.mac;
+  }
+
+  /** Most whole sectors one ATA frame can carry at this interface's MTU. */
+  maxSectors(): number {
+    return Math.max(0, Math.floor((this.link.mtu - ATA_DATA_OFFSET) / SECTOR_SIZE));
+  }
+
+  /** Data bytes per frame the MTU allows (Plan 9's "nl datamtu"). */
+  dataMtu(): number {
+    return this.maxSectors() * SECTOR_SIZE;
+  }
+}

@@ -1,0 +1,121 @@
+/**
+ * Golden tests of the output formats: the Plan 9 ctl/devlink text, aoe-stat's
+ * table and the --json shapes. The expected text lives in golden/; set
+ * UPDATE_GOLDEN=1 to rewrite it after a deliberate change.
+ */
+import { describe, expect, test } from "bun:test";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { formatTargetStat, formatCtl, formatDevlink, etherHex } from "../../src/initiator/ctl.ts";
+import { formatStatTable, type StatRow } from "../../src/initiator/table.ts";
+import { statRowJson, targetStatusJson } from "../../src/initiator/json.ts";
+import type { TargetStatus } from "../../src/initiator/status.ts";
+
+const dir = join(import.meta.dir, "golden");
+
+function golden(name: string, actual: string) {
+  const file = join(dir, name);
+  if (process.env.UPDATE_GOLDEN) writeFileSync(file, actual);
+  expect(actual).toBe(readFileSync(file, "utf8"));
+}
+
+const mac = (...b: number[]) => new Uint8Array(b);
+
+export const sampleStatus: TargetStatus = {
+  name: "e9.0",
+  shelf: 9,
+  slot: 0,
+  state: "up",
+  nopen: 1,
+  nout: 3,
+  nmaxout: 12,
+  nframes: 16,
+  maxbcnt: 8704,
+  fw: 0x4019,
+  model: "AoEde virtual disk",
+  serial: "9.0:host",
+  firmware: "0.1.0",
+  flags: ["llba", "up", "jumbo"],
+  sizeBytes: 67108864,
+  config: "rack 3",
+  bufferCount: 16,
+  devlinks: [
+    {
+      addrs: [mac(0x02, 0x00, 0x5e, 0x10, 0x00, 0x01)],
+      npkt: 131090,
+      resent: 13,
+      flags: ["up"],
+      rttavg: 0.4,
+      mintimer: 10,
+      nlPath: "eth0",
+      nlEa: mac(0x52, 0x54, 0x00, 0xab, 0xcd, 0xef),
+      nlFlags: ["up", "jumbo"],
+      nlLostjumbo: 0,
+      nlDatamtu: 8704,
+    },
+    {
+      addrs: [mac(0x02, 0x00, 0x5e, 0x10, 0x00, 0x01), mac(0x02, 0x00, 0x5e, 0x10, 0x00, 0x02)],
+      npkt: 7,
+      resent: 2,
+      flags: [],
+      rttavg: 12.6,
+      mintimer: 320,
+      nlPath: "eth1",
+      nlEa: mac(0x52, 0x54, 0x00, 0xab, 0xcd, 0xf0),
+      nlFlags: ["up"],
+      nlLostjumbo: 5,
+      nlDatamtu: 1024,
+    },
+  ],
+};
+
+const rows: StatRow[] = [
+  { name: "e1.0", sizeBytes: 67108864, interfaces: ["eth0"], payload: 1024, state: "up" },
+  { name: "e9.12", sizeBytes: 2000398934016, interfaces: ["eth0", "eth1"], payload: 8704, state: "up" },
+  { name: "e65534.254", interfaces: ["veth0"], state: "down" },
+];
+
+describe("Plan 9 ctl text", () => {
+  test("Plan 9 %E is 12 hex digits without separators", () => {
+    expect(etherHex(mac(0, 0x10, 0xa4, 0xc3, 0xe2, 0xf1))).toBe("0010a4c3e2f1");
+  });
+
+  test("ctl keywords and layout", () => {
+    expect(formatCtl(sampleStatus)).toBe(
+      "state: up\nnopen: 1\nnout: 3\nnmaxout: 12\nnframes: 16\nmaxbcnt: 8704\nfw: 4019\n" +
+        "model: AoEde virtual disk\nserial: 9.0:host\nfirmware: 0.1.0\nflag: llba up jumbo \n",
+    );
+  });
+
+  test("devlink keywords and layout", () => {
+    expect(formatDevlink(sampleStatus.devlinks[1]!)).toBe(
+      "addr: 02005e100001 02005e100002 \nnpkt: 7\nresent: 2\nflag: \nrttavg: 13\nmintimer: 320\n" +
+        "nl path: eth1\nnl ea: 525400abcdf0\nnl flag: up \nnl lostjumbo: 5\nnl datamtu: 1024\n",
+    );
+  });
+
+  test("stat TARGET text (golden)", () => {
+    golden("stat-target.txt", formatTargetStat(sampleStatus));
+  });
+});
+
+describe("aoe-stat table", () => {
+  test("columns (golden)", () => {
+    golden("stat-table.txt", formatStatTable(rows));
+  });
+
+  test("device right-aligned in 10, size in 15", () => {
+    const line = formatStatTable(rows.slice(0, 1));
+    expect(line).toBe("      e1.0         0.067GB   eth0  1024 up\n");
+  });
+});
+
+describe("--json", () => {
+  test("stat TARGET --json (golden)", () => {
+    golden("stat-target.json", JSON.stringify(targetStatusJson(sampleStatus), null, 2) + "\n");
+  });
+
+  test("stat --json (golden)", () => {
+    golden("stat-table.json", JSON.stringify(rows.map(statRowJson), null, 2) + "\n");
+  });
+});
