@@ -16,7 +16,7 @@ export const MIN_FRAME_LEN = 60;
  * kernel through bun:ffi, and ptr() of a small engine-managed typed array can
  * go stale (see shared/notes/bun-raw-ethernet.md).
  */
-export function newFrame(len: number): Uint8Array {
+export function newFrame(len: number): Uint8Array<ArrayBuffer> {
   return new Uint8Array(new ArrayBuffer(Math.max(MIN_FRAME_LEN, len)));
 }
 

@@ -3,9 +3,11 @@
  * as the payload of an AoE ATA reply (AoE r11, section 3.1 carries it; the
  * layout is ATA's). 256 words, each little-endian. Word numbers and bits below
  * are those of ATA/ATAPI-6 and ATA8-ACS, cross-checked against vblade 25
- * (ata.c atainit/atacmd), Linux include/linux/ata.h (ata_id_* helpers) and the
- * Linux aoe driver (aoecmd.c ataid_complete, which reads words 60-61, 83 and
- * 100-103 only).
+ * (ata.c atainit/atacmd: 47 = 0x8000, 49 = 0x0200, 50 = 0x4000, 83 = 0x5400,
+ * 84 = 0x4000, 86 = 0x1400, 87 = 0x4000), Linux include/linux/ata.h (the
+ * ata_id_has_* helpers honour words 83/84 only when bits 15:14 are 01) and the
+ * Linux aoe driver (aoecmd.c ataid_complete: LBA48 if bit 10 of word 83 or 86,
+ * then the size from 100-103, else from 60-61 with CHS from 54-56).
  *
  *  word   what we put there
  *  0      0x0040: bit 15 clear = ATA device; bit 6 fixed (non-removable) device
@@ -28,9 +30,12 @@
  *  87     0x4000: bit 14 set, bit 15 clear (valid)
  *  100-103 the 48-bit capacity (only if lba48)
  *
- * Everything else is zero: no CHS geometry (words 1, 3, 6, 54-56; LBA-only
- * devices may leave them zero), no word 93 (a parallel-cable reset result,
- * meaningless over Ethernet, though vblade sets it), no integrity word 255.
+ * Everything else is zero: no CHS geometry (words 1, 3, 6, 54-56: obsolete
+ * since ATA-6, and Linux aoe reads 54-56 only for a device without LBA48, for
+ * HDIO_GETGEO), no word 93 (a parallel-cable reset result, meaningless over
+ * Ethernet, though vblade sets it), no integrity word 255 (optional: without
+ * the A5h signature in its low byte nobody checks it). vblade 25 sets neither
+ * 80 nor 82/85, and omits bit 13 of 83/86 because it has no FLUSH CACHE EXT.
  */
 import { invalidError, shortError } from "./errors.ts";
 import { SECTOR_SIZE } from "./constants.ts";
@@ -151,15 +156,17 @@ export function buildIdentify(info: IdentifyInfo): Uint8Array {
 }
 
 /**
- * Reads what an initiator needs from an IDENTIFY DEVICE sector. As Linux's
- * ata_id_has_lba48 does, LBA48 and flush bits count only in a valid word 83,
- * and an LBA48 device reporting zero in words 100-103 falls back to 60-61.
+ * Reads what an initiator needs from an IDENTIFY DEVICE sector. LBA48 is
+ * decided as the Linux aoe driver does (bit 10 of word 83 or 86), since that
+ * is what AoE targets are written against; an LBA48 device reporting zero in
+ * words 100-103 falls back to 60-61 (as libata does). The flush bits count
+ * only in a valid word 83, as libata's ata_id_has_flush{,_ext} require.
  */
 export function parseIdentify(sector: Uint8Array): IdentifyData {
   if (sector.length < SECTOR_SIZE) throw shortError("identify", SECTOR_SIZE, sector.length);
   const w83 = getWord(sector, 83);
   const valid83 = (w83 & VALID_MASK) === VALID;
-  const lba48 = valid83 && (w83 & LBA48_BIT) !== 0;
+  const lba48 = ((w83 | getWord(sector, 86)) & LBA48_BIT) !== 0;
   const lba28Sectors = getWord(sector, 60) + getWord(sector, 61) * 0x10000;
   const lba48Sectors =
     getWord(sector, 100) +

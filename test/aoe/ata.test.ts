@@ -64,7 +64,7 @@ describe("decodeAta golden frames", () => {
       const { data, ...rest } = a;
       expect({ ...rest, dataLength: data.length }).toEqual(c.want);
       // Re-encoding gives back the same bytes.
-      const out = new Uint8Array(c.frame.length);
+      const out: Uint8Array = new Uint8Array(c.frame.length);
       out.set(c.frame.subarray(0, 24));
       expect(encodeAta(a, out)).toBe(c.frame.length);
       expect(out).toEqual(c.frame);
@@ -103,7 +103,7 @@ describe("encodeAta", () => {
     expect(out.subarray(36)).toEqual(SECTOR);
   });
   test("reserved bytes are written as zero", () => {
-    const out = new Uint8Array(60).fill(0xee);
+    const out: Uint8Array = new Uint8Array(60).fill(0xee);
     encodeAta({ aflags: 0, errFeature: 0, sectorCount: 0, cmdStatus: AtaCmd.Identify, lba: 0 }, out);
     expect(out.subarray(34, 36)).toEqual(hex("00 00"));
   });

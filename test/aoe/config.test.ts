@@ -41,7 +41,7 @@ describe("decodeConfig golden frames", () => {
       const q = decodeConfig(c.frame);
       expect(q).toEqual(c.want);
       const end = 24 + CONFIG_ARG_LEN + q.config.length;
-      const out = new Uint8Array(end);
+      const out: Uint8Array = new Uint8Array(end);
       out.set(c.frame.subarray(0, 24));
       expect(encodeConfig(q, out)).toBe(end);
       expect(out).toEqual(c.frame.subarray(0, end));

@@ -126,7 +126,7 @@ const checks: [string, (f: Uint8Array) => void][] = [
     "header",
     (f) => {
       const h = decodeHeader(f);
-      const out = new Uint8Array(24);
+      const out: Uint8Array = new Uint8Array(24);
       encodeHeader(h, out);
       if (!Buffer.from(out).equals(f.subarray(0, 24))) throw new Error("header round trip differs");
     },

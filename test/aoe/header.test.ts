@@ -60,7 +60,7 @@ describe("decodeHeader golden frames", () => {
       const { dst: _d, src: _s, ...rest } = h;
       expect(rest).toEqual(c.want);
       // Re-encoding gives back the same 24 bytes.
-      const out = new Uint8Array(HEADER_LEN);
+      const out: Uint8Array = new Uint8Array(HEADER_LEN);
       expect(encodeHeader(h, out)).toBe(HEADER_LEN);
       expect(out).toEqual(c.frame.subarray(0, HEADER_LEN));
     });
@@ -133,7 +133,7 @@ describe("encodeHeader", () => {
       { dst: TARGET_MAC, src: INITIATOR_MAC, version: 1, flags: 8, error: 0, major: 0x1234, minor: 0x56, command: 3, tag: 0x80000000 },
     ];
     for (const h of cases) {
-      const out = new Uint8Array(64);
+      const out: Uint8Array = new Uint8Array(64);
       encodeHeader(h, out);
       const back = decodeHeader(out);
       expect({ ...back, dst: [...back.dst], src: [...back.src] }).toEqual({ ...h, dst: [...h.dst], src: [...h.src] });
@@ -141,7 +141,7 @@ describe("encodeHeader", () => {
   });
   test("golden bytes of a reply header", () => {
     const req = decodeHeader(linuxQueryConfig);
-    const out = new Uint8Array(HEADER_LEN);
+    const out: Uint8Array = new Uint8Array(HEADER_LEN);
     encodeHeader(replyHeader(req, TARGET_MAC, 7, 3), out);
     expect(out).toEqual(hex("52 54 00 12 34 56 | 02 00 00 00 00 01 | 88 a2 | 18 | 00 | 00 07 | 03 | 01 | 00 00 00 00"));
     encodeHeader(replyHeader(req, TARGET_MAC, 7, 3, AoEError.UnsupportedVersion), out);

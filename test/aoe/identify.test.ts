@@ -117,11 +117,18 @@ describe("parseIdentify", () => {
     expect(p).toMatchObject({ sectors: 0x12345678, lba48: true, flush: true, flushExt: false, writeCache: false });
     expect(p.model).toBe("Coraid EtherDrive vblade");
   });
-  test("an invalid word 83 announces nothing", () => {
+  test("an invalid word 83 announces no flush; LBA48 still counts from word 86, as Linux aoe reads it", () => {
     const id = buildIdentify({ sectors: 0x20000000, model: "", serial: "", firmware: "" });
     id[2 * 83 + 1] = 0xf4; // bit 15 set: word not valid
-    const p = parseIdentify(id);
-    expect(p).toMatchObject({ lba48: false, flush: false, sectors: 0x0fffffff });
+    expect(parseIdentify(id)).toMatchObject({ lba48: true, flush: false, flushExt: false, sectors: 0x20000000 });
+    id[2 * 86 + 1] = 0; // no LBA48 bit left anywhere
+    id[2 * 83 + 1] = 0;
+    expect(parseIdentify(id)).toMatchObject({ lba48: false, sectors: 0x0fffffff });
+  });
+  test("LBA48 announced with zero in words 100-103 falls back to 60-61", () => {
+    const id = buildIdentify({ sectors: 5000, model: "", serial: "", firmware: "" });
+    id.fill(0, 200, 208);
+    expect(parseIdentify(id)).toMatchObject({ lba48: true, sectors: 5000 });
   });
   test("short sectors are a DecodeError", () => {
     const id = buildIdentify({ sectors: 1, model: "", serial: "", firmware: "" });

@@ -21,7 +21,7 @@ describe("decodeReserve golden frames", () => {
       const r = decodeReserve(c.frame);
       expect(r).toEqual(c.want);
       const end = 26 + 6 * r.macs.length;
-      const out = new Uint8Array(end);
+      const out: Uint8Array = new Uint8Array(end);
       out.set(c.frame.subarray(0, 24));
       expect(encodeReserve(r, out)).toBe(end);
       expect(out).toEqual(c.frame.subarray(0, end));
