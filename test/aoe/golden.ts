@@ -5,7 +5,7 @@
  */
 
 /** Bytes from a hex string; spaces, newlines and "|" separators are ignored. */
-export function hex(s: string): Uint8Array {
+export function hex(s: string): Uint8Array<ArrayBuffer> {
   const digits = s.replace(/[\s|]/g, "");
   if (digits.length % 2 !== 0 || /[^0-9a-f]/i.test(digits)) throw new Error(`bad hex: ${s}`);
   const out = new Uint8Array(digits.length / 2);
@@ -13,7 +13,7 @@ export function hex(s: string): Uint8Array {
   return out;
 }
 
-export function concat(...parts: Uint8Array[]): Uint8Array {
+export function concat(...parts: Uint8Array[]): Uint8Array<ArrayBuffer> {
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
   let at = 0;
   for (const p of parts) {
