@@ -1,0 +1,136 @@
+/**
+ * The storage pipeline of an export: request slots, and at most `maxInFlight` of
+ * them at the storage at once (vblade's -b). Requests beyond that wait in order in
+ * their slot; beyond the slots, the request is dropped and the initiator resends.
+ *
+ * A slot owns one reply frame, allocated once and reused for every request it
+ * carries: a read lands straight in the reply's data area, a write's data is
+ * copied there from the receive buffer (which the link reuses on its next
+ * receive). The data area is 4096-aligned so that O_DIRECT works as is.
+ */
+import { ATA_DATA_OFFSET } from "../aoe/index.ts";
+import { alignedBytes } from "../../ffi/blockdev.ts";
+import type { IoDone, Storage } from "./storage.ts";
+
+export const IoOp = {
+  Read: 0,
+  Write: 1,
+  Flush: 2,
+} as const;
+export type IoOp = (typeof IoOp)[keyof typeof IoOp];
+
+export class IoSlot {
+  /** the reply frame: header and ATA argument, then the data area */
+  readonly frame: Uint8Array;
+  /** frame from ATA_DATA_OFFSET: read target, write source */
+  readonly data: Uint8Array;
+  op: IoOp = IoOp.Read;
+  lba = 0;
+  count = 0;
+  /** the request, as far as the reply needs it (its header is already in `frame`) */
+  src = 0;
+  tag = 0;
+  aflags = 0;
+  sectorCount = 0;
+  /** the request's LBA as sent (replies echo it unmasked) */
+  rawLba = 0;
+  /** storage completion, bound once per slot */
+  readonly done: IoDone;
+
+  constructor(frameLen: number, queue: IoQueue) {
+    this.frame = alignedBytes(frameLen, 4096, ATA_DATA_OFFSET);
+    this.data = this.frame.subarray(ATA_DATA_OFFSET);
+    this.done = (err) => queue.finished(this, err);
+  }
+}
+
+export class IoQueue {
+  private readonly free: IoSlot[] = [];
+  private readonly waiting: IoSlot[] = [];
+  private waitingHead = 0;
+  private allocated = 0;
+  private inFlight = 0;
+  private idleWaiters: (() => void)[] = [];
+
+  constructor(
+    private readonly storage: Storage,
+    private readonly frameLen: number,
+    /** slots in all: in flight plus waiting */
+    private readonly maxSlots: number,
+    private readonly maxInFlight: number,
+    /** a slot's storage operation ended; the callee replies, then calls release() */
+    private readonly onComplete: (slot: IoSlot, err: NodeJS.ErrnoException | null) => void,
+  ) {}
+
+  /** A slot to fill, or undefined when every slot is taken (drop the request). */
+  acquire(): IoSlot | undefined {
+    const slot = this.free.pop();
+    if (slot !== undefined) return slot;
+    if (this.allocated >= this.maxSlots) return undefined;
+    this.allocated++;
+    return new IoSlot(this.frameLen, this);
+  }
+
+  /** Start the slot's operation now if fewer than maxInFlight run, else queue it. */
+  submit(slot: IoSlot): void {
+    if (this.inFlight < this.maxInFlight) this.start(slot);
+    else this.waiting.push(slot);
+  }
+
+  /** Give a slot back after its reply went out (or was given up). */
+  release(slot: IoSlot): void {
+    this.free.push(slot);
+    this.checkIdle();
+  }
+
+  /** Requests in flight or waiting. */
+  get busy(): number {
+    return this.inFlight + this.waiting.length - this.waitingHead;
+  }
+
+  /** Resolves when no request is in flight or waiting. */
+  idle(): Promise<void> {
+    if (this.busy === 0 && this.free.length === this.allocated) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  /** @internal storage callback, through slot.done */
+  finished(slot: IoSlot, err: NodeJS.ErrnoException | null): void {
+    this.inFlight--;
+    this.startWaiting();
+    this.onComplete(slot, err);
+  }
+
+  private start(slot: IoSlot): void {
+    this.inFlight++;
+    switch (slot.op) {
+      case IoOp.Read:
+        this.storage.read(slot.lba, slot.count, slot.data, slot.done);
+        break;
+      case IoOp.Write:
+        this.storage.write(slot.lba, slot.count, slot.data, slot.done);
+        break;
+      case IoOp.Flush:
+        this.storage.flush(slot.done);
+        break;
+    }
+  }
+
+  private startWaiting(): void {
+    while (this.inFlight < this.maxInFlight && this.waitingHead < this.waiting.length) {
+      const next = this.waiting[this.waitingHead++]!;
+      if (this.waitingHead === this.waiting.length) {
+        this.waiting.length = 0;
+        this.waitingHead = 0;
+      }
+      this.start(next);
+    }
+  }
+
+  private checkIdle(): void {
+    if (this.idleWaiters.length === 0 || this.busy !== 0 || this.free.length !== this.allocated) return;
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const w of waiters) w();
+  }
+}

@@ -1,0 +1,186 @@
+/**
+ * The exported file or block device: open it once, know its size in sectors, and
+ * move sectors in and out of it asynchronously.
+ *
+ * Every transfer goes through node:fs's callback API on a descriptor, which Bun
+ * runs on its thread pool: the event loop never waits for the disk, and many
+ * transfers are in flight at once (the caller bounds how many). FLUSH is
+ * fdatasync, for real: the reply to an ATA FLUSH CACHE leaves only once the data
+ * is on stable storage.
+ */
+import fs from "node:fs";
+import { blockDeviceSize } from "../../ffi/blockdev.ts";
+
+export const SECTOR_SIZE = 512;
+
+export interface StorageOptions {
+  path: string;
+  readOnly: boolean;
+  /** O_DIRECT: buffers handed to read/write must be 4096-aligned */
+  direct: boolean;
+  /** O_SYNC */
+  sync: boolean;
+  /** sectors at the start of the file that are not exported (vblade -o) */
+  offsetSectors: number;
+  /** sectors exported (vblade -l); default: all that follow the offset */
+  lengthSectors?: number;
+}
+
+/** The export cannot be opened as asked; `usage` marks a command-line mistake (exit 2) rather than a runtime one (exit 1). */
+export class StorageError extends Error {
+  constructor(
+    message: string,
+    readonly usage = false,
+  ) {
+    super(message);
+    this.name = "StorageError";
+  }
+}
+
+export type IoDone = (err: NodeJS.ErrnoException | null) => void;
+
+export class Storage {
+  private closed = false;
+
+  private constructor(
+    readonly path: string,
+    readonly fd: number,
+    readonly kind: "file" | "block device",
+    /** sectors exported */
+    readonly sectors: number,
+    /** byte position of exported sector 0 */
+    private readonly base: number,
+    readonly readOnly: boolean,
+    readonly direct: boolean,
+    readonly sync: boolean,
+  ) {}
+
+  /** Open synchronously at start-up; throws StorageError with a message that says what to do. */
+  static open(o: StorageOptions): Storage {
+    const c = fs.constants;
+    let flags = o.readOnly ? c.O_RDONLY : c.O_RDWR;
+    if (o.direct) flags |= c.O_DIRECT;
+    if (o.sync) flags |= c.O_SYNC;
+    let fd: number;
+    try {
+      fd = fs.openSync(o.path, flags);
+    } catch (e) {
+      throw new StorageError(openFailure(o.path, e as NodeJS.ErrnoException, o));
+    }
+    try {
+      const st = fs.fstatSync(fd);
+      let bytes: number;
+      let kind: "file" | "block device";
+      if (st.isBlockDevice()) {
+        kind = "block device";
+        bytes = blockDeviceSize(fd);
+      } else if (st.isFile()) {
+        kind = "file";
+        bytes = st.size;
+      } else {
+        throw new StorageError(`${o.path} is neither a regular file nor a block device: export a file or a disk`);
+      }
+      const total = Math.floor(bytes / SECTOR_SIZE);
+      if (o.offsetSectors >= total) {
+        throw new StorageError(
+          `offset ${o.offsetSectors} (-o) is not below the size of ${o.path} (${total} sectors): give a smaller offset`,
+          true,
+        );
+      }
+      let sectors = total - o.offsetSectors;
+      if (o.lengthSectors !== undefined) {
+        if (o.lengthSectors > sectors) {
+          throw new StorageError(
+            `length ${o.lengthSectors} (-l) exceeds the ${sectors} sectors of ${o.path} after offset ${o.offsetSectors}: give a smaller length`,
+            true,
+          );
+        }
+        sectors = o.lengthSectors;
+      }
+      return new Storage(o.path, fd, kind, sectors, o.offsetSectors * SECTOR_SIZE, o.readOnly, o.direct, o.sync);
+    } catch (e) {
+      fs.closeSync(fd);
+      if (e instanceof StorageError) throw e;
+      throw new StorageError(`cannot size ${o.path}: ${(e as Error).message}`);
+    }
+  }
+
+  /** Read `count` sectors at `lba` into `into` (at least count*512 bytes). Holes and bytes past EOF read as zeroes. */
+  read(lba: number, count: number, into: Uint8Array, done: IoDone): void {
+    const length = count * SECTOR_SIZE;
+    const position = this.base + lba * SECTOR_SIZE;
+    fs.read(this.fd, into, 0, length, position, (err, n) => {
+      if (err || n === length) return done(err);
+      this.readRest(into, n, length, position, done);
+    });
+  }
+
+  /** Short read (file shrank under us, or a signal): continue, then zero-fill what EOF left. */
+  private readRest(into: Uint8Array, got: number, length: number, position: number, done: IoDone): void {
+    if (got === 0 || this.direct) {
+      // O_DIRECT cannot continue at an unaligned position; a short direct read only happens at EOF
+      into.fill(0, got, length);
+      return done(null);
+    }
+    fs.read(this.fd, into, got, length - got, position + got, (err, n) => {
+      if (err) return done(err);
+      if (n === 0) {
+        into.fill(0, got, length);
+        return done(null);
+      }
+      if (got + n === length) return done(null);
+      this.readRest(into, got + n, length, position, done);
+    });
+  }
+
+  /** Write `count` sectors at `lba` from `from`. */
+  write(lba: number, count: number, from: Uint8Array, done: IoDone): void {
+    const length = count * SECTOR_SIZE;
+    const position = this.base + lba * SECTOR_SIZE;
+    this.writeFrom(from, 0, length, position, done);
+  }
+
+  private writeFrom(from: Uint8Array, at: number, length: number, position: number, done: IoDone): void {
+    fs.write(this.fd, from, at, length - at, position + at, (err, n) => {
+      if (err) return done(err);
+      if (at + n === length) return done(null);
+      if (n === 0) return done(Object.assign(new Error("write made no progress"), { code: "EIO" }));
+      this.writeFrom(from, at + n, length, position, done);
+    });
+  }
+
+  /** fdatasync: everything written before the call is on stable storage when `done` runs. */
+  flush(done: IoDone): void {
+    fs.fdatasync(this.fd, done);
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    fs.closeSync(this.fd);
+  }
+}
+
+function openFailure(path: string, e: NodeJS.ErrnoException, o: StorageOptions): string {
+  switch (e.code) {
+    case "ENOENT":
+      return `cannot open ${path}: no such file; give an existing file or block device`;
+    case "EACCES":
+    case "EPERM":
+      return o.readOnly
+        ? `cannot open ${path}: permission denied; run as a user that may read it`
+        : `cannot open ${path} for writing: permission denied; run as a user that may write it, or export it read-only with -r`;
+    case "EROFS":
+      return `cannot open ${path} for writing: read-only file system; export it read-only with -r`;
+    case "EISDIR":
+      return `cannot export ${path}: it is a directory; give a file or block device`;
+    case "EINVAL":
+      return o.direct
+        ? `cannot open ${path} with O_DIRECT (-d): the file system does not support it; drop -d`
+        : `cannot open ${path}: invalid argument`;
+    case "EBUSY":
+      return `cannot open ${path}: device busy (mounted or in use); release it first`;
+    default:
+      return `cannot open ${path}: ${e.code ?? ""} ${e.message}`.trim();
+  }
+}
