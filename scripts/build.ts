@@ -96,6 +96,9 @@ export function workerEntries(): string[] {
   };
   walk(join(root, "ffi"));
   walk(join(root, "src"));
+  const names = found.map((f) => basename(f));
+  const dup = names.find((n, i) => names.indexOf(n) !== i);
+  if (dup) throw new Error(`two worker entry files named ${dup}: they would share one embedded path`);
   return found.sort();
 }
 
@@ -140,8 +143,12 @@ export async function build(opts: { only?: string[]; outdir?: string; strict?: b
     try {
       result = await Bun.build({
         entrypoints: ["src/cli/main.ts", ...workers].map((p) => join(root, p)),
-        // A fixed root keeps the embedded paths stable: the worker is /$bunfs/root/ffi/poller-worker.js.
         root,
+        // Flat names: inside the binary every module's import.meta.url is the
+        // executable's (/$bunfs/root/aoede), so `new Worker(new URL("./poller-worker.ts",
+        // import.meta.url))` looks for /$bunfs/root/poller-worker.ts — and finds the
+        // worker only if it was embedded there, not under ffi/.
+        naming: { entry: "[name].[ext]" },
         format: "esm",
         minify: true,
         bytecode: true,
@@ -164,7 +171,8 @@ export async function build(opts: { only?: string[]; outdir?: string; strict?: b
       for (const l of result.logs) console.error(String(l));
       throw new Error(`build of ${t.file} failed`);
     }
-    // The source map is embedded in the executable; the side file is not needed.
+    // The source maps are embedded in the executable; the side files are not needed.
+    for (const o of result.outputs) if (o.kind === "sourcemap") rmSync(o.path, { force: true });
     rmSync(`${outfile}.map`, { force: true });
     const ms = performance.now() - t0;
     const bytes = statSync(outfile).size;
