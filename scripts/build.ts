@@ -21,7 +21,7 @@
  * Cross targets fetch their Bun runtime from the package registry the first time
  * (Bun caches it), then build offline.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { basename, dirname, join, relative, resolve } from "node:path";
 import type { BunPlugin } from "bun";
 
@@ -137,6 +137,12 @@ export async function build(opts: { only?: string[]; outdir?: string; strict?: b
   const built: { file: string; bytes: number; ms: number }[] = [];
   for (const t of targets) {
     const outfile = join(outdir, t.file);
+    // Written in a private directory beside, then renamed into place, so that a
+    // concurrent run never sees half a file. Same base name: it is embedded
+    // (process.argv[1] is /$bunfs/root/<name>).
+    const partialDir = join(outdir, `.partial-${process.pid}`);
+    mkdirSync(partialDir, { recursive: true });
+    const partial = join(partialDir, t.file);
     const missing: string[] = [];
     const t0 = performance.now();
     let result: Bun.BuildOutput;
@@ -156,24 +162,28 @@ export async function build(opts: { only?: string[]; outdir?: string; strict?: b
         plugins: opts.strict ? [] : [missingSubcommands(missing)],
         compile: {
           ...(t.bunTarget ? { target: t.bunTarget as Bun.Build.CompileTarget } : {}),
-          outfile,
+          outfile: partial,
           // A server binary must not pick up .env or bunfig.toml from whatever directory it runs in.
           autoloadDotenv: false,
           autoloadBunfig: false,
         },
       });
     } catch (e) {
+      rmSync(partialDir, { recursive: true, force: true });
       const logs = (e as AggregateError).errors ?? [e];
       for (const l of logs) console.error(String(l));
       throw new Error(`build of ${t.file} failed`);
     }
     if (!result.success) {
+      rmSync(partialDir, { recursive: true, force: true });
       for (const l of result.logs) console.error(String(l));
       throw new Error(`build of ${t.file} failed`);
     }
     // The source maps are embedded in the executable; the side files are not needed.
     for (const o of result.outputs) if (o.kind === "sourcemap") rmSync(o.path, { force: true });
-    rmSync(`${outfile}.map`, { force: true });
+    rmSync(`${partial}.map`, { force: true });
+    renameSync(partial, outfile);
+    rmSync(partialDir, { recursive: true, force: true });
     const ms = performance.now() - t0;
     const bytes = statSync(outfile).size;
     built.push({ file: outfile, bytes, ms });
