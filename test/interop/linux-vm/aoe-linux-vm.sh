@@ -208,13 +208,16 @@ NS="aoi-$ID" TAP="aoit$ID"
 TPID= QPID= FINISHED=0
 finish() {
   local rc=$?
-  [ -n "$QPID" ] && kill -KILL "$QPID" 2>/dev/null
+  if [ -n "$QPID" ]; then   # timeout(1) passes TERM on to qemu
+    kill -TERM "$QPID" 2>/dev/null
+    for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 "$QPID" 2>/dev/null || break; sleep 0.1; done
+  fi
   if [ -n "$TPID" ]; then
     kill -TERM -- "-$TPID" 2>/dev/null
     for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 -- "-$TPID" 2>/dev/null || break; sleep 0.1; done
     kill -KILL -- "-$TPID" 2>/dev/null
   fi
-  # anything else still inside our namespace (nothing should be)
+  # anything still inside our namespace (qemu, should TERM not have been enough)
   ip netns pids "$NS" 2>/dev/null | xargs -r kill -KILL 2>/dev/null
   ip netns del "$NS" 2>/dev/null
   if [ "$FINISHED" = 0 ]; then echo "FAIL: interrupted or aborted (status $rc); logs in $WORK"; fi
