@@ -1,0 +1,328 @@
+/**
+ * Shipping: the four executables, the host one running with no node_modules in
+ * sight, install.sh into a temporary root and back out, the service files.
+ *
+ * The build runs once per test run (about 4 compiles of ~105 MiB; cross targets
+ * fetch their Bun runtime once), or not at all when dist/ is newer than every
+ * source. Binaries are hard-linked, not copied, into temporary directories.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { spawnSync } from "bun";
+import {
+  copyFileSync,
+  existsSync,
+  linkSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  chmodSync,
+  writeFileSync,
+} from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+
+const repo = resolve(import.meta.dir, "../..");
+const dist = join(repo, "dist");
+const FILES = ["aoede", "aoede-linux-x64", "aoede-linux-arm64", "aoede-freebsd-x64"];
+const version: string = JSON.parse(readFileSync(join(repo, "package.json"), "utf8")).version;
+const isRoot = process.getuid?.() === 0;
+const cleanPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+function newestSource(): number {
+  let newest = 0;
+  const walk = (p: string) => {
+    if (!existsSync(p)) return;
+    const st = statSync(p);
+    if (st.isDirectory()) {
+      for (const e of readdirSync(p)) walk(join(p, e));
+    } else newest = Math.max(newest, st.mtimeMs);
+  };
+  for (const p of ["src", "ffi", "scripts/build.ts", "package.json", "bun.lock"]) walk(join(repo, p));
+  return newest;
+}
+
+function distIsFresh(): boolean {
+  const newest = newestSource();
+  return FILES.every((f) => existsSync(join(dist, f)) && statSync(join(dist, f)).mtimeMs >= newest);
+}
+
+function run(args: string[], opts: { cwd?: string; env?: Record<string, string>; timeout?: number } = {}) {
+  const r = spawnSync(args, {
+    cwd: opts.cwd ?? repo,
+    env: opts.env ?? { PATH: cleanPath },
+    stdout: "pipe",
+    stderr: "pipe",
+    timeout: opts.timeout ?? 60_000,
+  });
+  return { code: r.exitCode, out: r.stdout.toString(), err: r.stderr.toString() };
+}
+
+const temps: string[] = [];
+function tempDir(prefix: string): string {
+  const d = mkdtempSync(join(tmpdir(), prefix));
+  temps.push(d);
+  return d;
+}
+
+/** A directory holding only the host binary (hard link; a copy if across file systems). */
+let lonely = "";
+let lonelyBin = "";
+
+beforeAll(() => {
+  if (!distIsFresh()) {
+    const r = run([process.execPath, "scripts/build.ts"], { env: { ...process.env } as Record<string, string>, timeout: 170_000 });
+    if (r.code !== 0) throw new Error(`build failed:\n${r.out}\n${r.err}`);
+  }
+  lonely = tempDir("aoede-ship-");
+  chmodSync(lonely, 0o755);
+  lonelyBin = join(lonely, "aoede");
+  try {
+    linkSync(join(dist, "aoede"), lonelyBin);
+  } catch {
+    copyFileSync(join(dist, "aoede"), lonelyBin);
+    chmodSync(lonelyBin, 0o755);
+  }
+}, 180_000);
+
+afterAll(() => {
+  for (const d of temps) rmSync(d, { recursive: true, force: true });
+});
+
+describe("build", () => {
+  test("makes all four executables", () => {
+    for (const f of FILES) {
+      const st = statSync(join(dist, f));
+      expect(st.size).toBeGreaterThan(20 * 2 ** 20);
+      expect(st.mode & 0o111).not.toBe(0);
+    }
+  });
+
+  test("`file` names each platform, the FreeBSD one as a FreeBSD executable", () => {
+    const desc = (f: string) => run(["file", "-b", join(dist, f)]).out;
+    expect(desc("aoede-freebsd-x64")).toMatch(/ELF 64-bit.*x86-64.*FreeBSD/);
+    expect(desc("aoede-linux-x64")).toMatch(/ELF 64-bit.*x86-64.*GNU\/Linux/);
+    expect(desc("aoede-linux-arm64")).toMatch(/ELF 64-bit.*aarch64.*GNU\/Linux/);
+  });
+});
+
+describe("the host binary alone (no node_modules, clean environment)", () => {
+  const env = () => ({ PATH: cleanPath, HOME: lonely });
+
+  test("nothing but the binary is around", () => {
+    expect(readdirSync(lonely)).toEqual(["aoede"]);
+    for (let d = lonely; d !== "/"; d = resolve(d, "..")) expect(existsSync(join(d, "node_modules"))).toBe(false);
+  });
+
+  test("--version prints the version and the platform", () => {
+    const r = run([lonelyBin, "--version"], { cwd: lonely, env: env() });
+    expect(r.code).toBe(0);
+    expect(r.out.trim()).toBe(`aoede ${version} (${process.platform}-${process.arch})`);
+  });
+
+  test("--version starts well under 100 ms", () => {
+    const times: number[] = [];
+    for (let i = 0; i < 12; i++) {
+      const t0 = performance.now();
+      run([lonelyBin, "--version"], { cwd: lonely, env: env() });
+      times.push(performance.now() - t0);
+    }
+    times.sort((a, b) => a - b);
+    const median = times[times.length >> 1]!;
+    console.log(`aoede --version: median ${median.toFixed(1)} ms, best ${times[0]!.toFixed(1)} ms (incl. spawn)`);
+    expect(median).toBeLessThan(100);
+  });
+
+  test("discover --help", () => {
+    const r = run([lonelyBin, "discover", "--help"], { cwd: lonely, env: env() });
+    expect(r.code).toBe(0);
+    expect(r.out + r.err).toContain("discover");
+    expect(r.out + r.err).not.toContain("not in this build");
+  });
+
+  test("demo without root says it needs root and exits 1", () => {
+    if (!isRoot) return; // as a plain user, the demo test below covers it
+    const r = run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", lonelyBin, "demo"], {
+      cwd: "/",
+      env: env(),
+    });
+    expect(r.code).toBe(1);
+    expect(r.out + r.err).toMatch(/root/);
+  });
+
+  test(
+    "demo: serves, discovers, writes and reads back, cleans up",
+    () => {
+      const r = run([lonelyBin, "demo"], { cwd: lonely, env: env(), timeout: 100_000 });
+      if (!isRoot) {
+        expect(r.code).toBe(1);
+        expect(r.out + r.err).toMatch(/root/);
+        return;
+      }
+      if (r.code !== 0) console.error(r.out, r.err);
+      expect(r.code).toBe(0);
+      expect(r.out).toMatch(/sha256 [0-9a-f]{8,}.* match/i);
+      expect(r.out).toMatch(/MB\/s/);
+      // nothing of the demo's world is left behind
+      const ns = run(["ip", "netns", "list"]).out;
+      expect(ns).not.toMatch(/aoede-demo-/);
+      expect(readdirSync(lonely)).toEqual(["aoede"]);
+    },
+    110_000,
+  );
+});
+
+describe("install.sh", () => {
+  test("sh -n passes on install.sh and the rc.d script", () => {
+    for (const f of ["install.sh", "packaging/freebsd/aoede"]) {
+      const r = run(["sh", "-n", f]);
+      expect({ f, code: r.code, err: r.err }).toEqual({ f, code: 0, err: "" });
+    }
+  });
+
+  test("--help", () => {
+    const r = run(["sh", "install.sh", "--help"]);
+    expect(r.code).toBe(0);
+    expect(r.out).toContain("--uninstall");
+    expect(r.out).toContain("Examples:");
+  });
+
+  const everything = (dir: string) => {
+    const out: string[] = [];
+    const walk = (p: string) => {
+      for (const e of readdirSync(p, { withFileTypes: true })) {
+        out.push(join(p, e.name).slice(dir.length));
+        if (e.isDirectory()) walk(join(p, e.name));
+      }
+    };
+    walk(dir);
+    return out.sort();
+  };
+
+  test("Linux: installs into a temporary root and uninstalls to nothing", () => {
+    const root = tempDir("aoede-root-");
+    const r = run(["sh", "install.sh", "--root", root, "--binary", join(dist, "aoede")]);
+    expect(r.code).toBe(0);
+    const files = everything(root);
+    for (const f of [
+      "/usr/local/sbin/aoede",
+      "/etc/systemd/system/aoede@.service",
+      "/etc/aoede/example.conf.sample",
+      "/usr/local/share/aoede/installed",
+    ]) {
+      expect(files).toContain(f);
+    }
+    expect(run([join(root, "usr/local/sbin/aoede"), "--version"]).out).toContain(version);
+    const u = run(["sh", "install.sh", "--root", root, "--uninstall"]);
+    expect(u.code).toBe(0);
+    expect(everything(root)).toEqual([]);
+  });
+
+  test("Linux: --prefix moves the binary and the unit follows it; a user's conf survives uninstall", () => {
+    const root = tempDir("aoede-root-");
+    const fake = join(root, "..", `aoede-fake-${process.pid}`);
+    writeFileSync(fake, "#!/bin/sh\necho aoede 0.0.0\n", { mode: 0o755 });
+    try {
+      expect(run(["sh", "install.sh", "--root", root, "--prefix", "/opt/aoede", "--binary", fake]).code).toBe(0);
+      expect(existsSync(join(root, "opt/aoede/sbin/aoede"))).toBe(true);
+      const unit = readFileSync(join(root, "etc/systemd/system/aoede@.service"), "utf8");
+      expect(unit).toContain("ExecStart=/opt/aoede/sbin/aoede serve $AOEDE_ARGS");
+      writeFileSync(join(root, "etc/aoede/disk0.conf"), 'AOEDE_ARGS="9 0 eth0 /srv/d.img"\n');
+      expect(run(["sh", "install.sh", "--root", root, "--prefix", "/opt/aoede", "--uninstall"]).code).toBe(0);
+      expect(everything(root)).toEqual(["/etc", "/etc/aoede", "/etc/aoede/disk0.conf"]);
+    } finally {
+      rmSync(fake, { force: true });
+    }
+  });
+
+  test("FreeBSD: installs the binary and rc.d script into a temporary root and uninstalls to nothing", () => {
+    const root = tempDir("aoede-root-");
+    const r = run(["sh", "install.sh", "--os", "freebsd", "--root", root, "--binary", join(dist, "aoede-freebsd-x64")]);
+    expect(r.code).toBe(0);
+    const files = everything(root);
+    expect(files).toContain("/usr/local/sbin/aoede");
+    expect(files).toContain("/usr/local/etc/rc.d/aoede");
+    expect(statSync(join(root, "usr/local/etc/rc.d/aoede")).mode & 0o777).toBe(0o555);
+    expect(run(["file", "-b", join(root, "usr/local/sbin/aoede")]).out).toContain("FreeBSD");
+    expect(run(["sh", "install.sh", "--os", "freebsd", "--root", root, "--uninstall"]).code).toBe(0);
+    expect(everything(root)).toEqual([]);
+  });
+});
+
+describe("service files", () => {
+  test("systemd-analyze verify accepts the unit", () => {
+    const has = spawnSync(["sh", "-c", "command -v systemd-analyze"], { stdout: "pipe" }).exitCode === 0;
+    if (!has) {
+      console.log("SKIP systemd-analyze verify: systemd-analyze is not installed here");
+      return;
+    }
+    const dir = tempDir("aoede-unit-");
+    // The unit as installed, pointing at a binary that exists here.
+    const unit = readFileSync(join(repo, "packaging/systemd/aoede@.service"), "utf8").replace(
+      "ExecStart=/usr/local/sbin/aoede ",
+      `ExecStart=${join(dist, "aoede")} `,
+    );
+    const path = join(dir, "aoede@.service");
+    writeFileSync(path, unit);
+    const r = run(["systemd-analyze", "verify", path], { env: { PATH: cleanPath, SYSTEMD_LOG_LEVEL: "warning" } });
+    const ours = (r.out + r.err).split("\n").filter((l) => l.includes("aoede"));
+    expect({ code: r.code, ours }).toEqual({ code: 0, ours: [] });
+  });
+
+  describe("rc.d script under a stand-in rc.subr", () => {
+    // A stand-in for /etc/rc.subr that records what run_rc_command would run.
+    const setup = (rcconf: string) => {
+      const dir = tempDir("aoede-rcd-");
+      writeFileSync(
+        join(dir, "rc.subr"),
+        `load_rc_config() { . "${dir}/rc.conf"; }
+run_rc_command() { echo "RUN $1 name=$name pidfile=$pidfile command=$command args=$command_args"; }
+checkyesno() { eval "case \\\${$1} in [Yy][Ee][Ss]) return 0;; *) return 1;; esac"; }
+warn() { echo "WARN $*"; }
+err() { echo "ERR $2"; exit "$1"; }
+`,
+      );
+      writeFileSync(join(dir, "rc.conf"), rcconf);
+      const script = join(dir, "aoede");
+      const text = readFileSync(join(repo, "packaging/freebsd/aoede"), "utf8")
+        .replace(". /etc/rc.subr", `. "${dir}/rc.subr"`)
+        .replace(/^_aoede_script=.*$/m, `_aoede_script="${script}"`);
+      writeFileSync(script, text, { mode: 0o755 });
+      return (...args: string[]) => run(["sh", script, ...args]);
+    };
+    const conf = `aoede_enable="YES"\naoede_exports="a b"\naoede_a_flags="9 0 em0 /dev/ada1"\naoede_b_flags="-b 64 9 1 em0 /tank/b.img"\n`;
+
+    test("start runs one daemon(8) per export, with a pidfile and syslog tag each", () => {
+      const rc = setup(conf);
+      const r = rc("start");
+      expect(r.code).toBe(0);
+      const lines = r.out.trim().split("\n");
+      expect(lines).toEqual([
+        "RUN start name=aoede pidfile=/var/run/aoede/a.pid command=/usr/sbin/daemon args=-P /var/run/aoede/a.pid -R 5 -S -T aoede_a -l daemon -s notice -- /usr/local/sbin/aoede serve 9 0 em0 /dev/ada1",
+        "RUN start name=aoede pidfile=/var/run/aoede/b.pid command=/usr/sbin/daemon args=-P /var/run/aoede/b.pid -R 5 -S -T aoede_b -l daemon -s notice -- /usr/local/sbin/aoede serve -b 64 9 1 em0 /tank/b.img",
+      ]);
+    });
+
+    test("stop and status name one export or all", () => {
+      const rc = setup(conf);
+      expect(rc("status", "b").out).toContain("RUN status name=aoede pidfile=/var/run/aoede/b.pid");
+      const stop = rc("stop").out;
+      expect(stop).toContain("RUN stop name=aoede pidfile=/var/run/aoede/a.pid");
+      expect(stop).toContain("RUN stop name=aoede pidfile=/var/run/aoede/b.pid");
+      expect(rc("faststop").out.match(/RUN faststop/g)?.length).toBe(2);
+    });
+
+    test("no exports: start does nothing; a bad export name is refused", () => {
+      expect(setup(`aoede_enable="NO"\n`)("start")).toMatchObject({ code: 0, out: "" });
+      const r = setup(conf)("start", "x;y");
+      expect(r.code).toBe(1);
+      expect(r.out).toContain("letters, digits and _ only");
+    });
+
+    test("restart delay 0 means no restart", () => {
+      const r = setup(`${conf}aoede_restart_delay=0\n`)("start", "a");
+      expect(r.out).toContain("args=-P /var/run/aoede/a.pid -S -T aoede_a");
+    });
+  });
+});
