@@ -37,6 +37,7 @@
 #                        (2 vCPUs under TCG stalled this driver in earlier tests)
 #   --workdir DIR        logs, console, backing file (default /var/tmp/aoede-interop/run-<id>)
 #   --verbose            stream the whole guest console (default: only AOI- lines)
+#   --pcap FILE          capture the AoE frames on the tap with tshark (first 128 bytes)
 #   --keep               keep the workdir's backing file after a PASS
 # Environment: AOEDE_INTEROP_CACHE (default /var/cache/aoede-interop) holds the
 #   kernel .deb, its vmlinuz and the built initramfs, keyed by package version.
@@ -48,7 +49,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 CACHE="${AOEDE_INTEROP_CACHE:-/var/cache/aoede-interop}"
 TARGET='vblade %SHELF% %SLOT% %IF% %FILE%'
 MTU=1500 SHELF=7 SLOT=1 SIZE=512M DD_MB=64 FILE_MB=8 DISC_TO=20 TIMEOUT=150
-ACCEL=tcg MEM=512 WORK= VERBOSE=0 KEEP=0 PREPARE_ONLY=0 FLAVOUR=cloud-amd64
+ACCEL=tcg MEM=512 WORK= PCAP= VERBOSE=0 KEEP=0 PREPARE_ONLY=0 FLAVOUR=cloud-amd64
 ID=$(( $$ % 100000 ))
 
 die_usage() { echo "$*" >&2; exit 2; }
@@ -74,6 +75,7 @@ while [ $# -gt 0 ]; do
     --mem) MEM="$2"; shift 2;;
     --workdir) WORK="$2"; shift 2;;
     --verbose) VERBOSE=1; shift;;
+    --pcap) PCAP=$(realpath -m "$2"); shift 2;;
     --keep) KEEP=1; shift;;
     --prepare) PREPARE_ONLY=1; shift;;
     --cleanup) cleanup_stale; exit 0;;
@@ -205,13 +207,14 @@ rm -rf "$GST" "$WORK/run.cpio"
 
 # ------------------------------------------------------------ network + cleanup
 NS="aoi-$ID" TAP="aoit$ID"
-TPID= QPID= FINISHED=0
+TPID= QPID= CPID= FINISHED=0
 finish() {
   local rc=$?
   if [ -n "$QPID" ]; then   # timeout(1) passes TERM on to qemu
     kill -TERM "$QPID" 2>/dev/null
     for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 "$QPID" 2>/dev/null || break; sleep 0.1; done
   fi
+  if [ -n "$CPID" ]; then kill -INT "$CPID" 2>/dev/null; wait "$CPID" 2>/dev/null; fi
   if [ -n "$TPID" ]; then
     kill -TERM -- "-$TPID" 2>/dev/null
     for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 -- "-$TPID" 2>/dev/null || break; sleep 0.1; done
@@ -247,6 +250,14 @@ if ! kill -0 "$TPID" 2>/dev/null; then
   FINISHED=1; echo "FAIL: the target exited at once (status $trc)"; exit 1
 fi
 
+if [ -n "$PCAP" ]; then
+  command -v tshark >/dev/null || { FINISHED=1; echo "FAIL: --pcap needs tshark"; exit 1; }
+  ip netns exec "$NS" tshark -q -i "$TAP" -s 128 -f 'ether proto 0x88a2' -w "$PCAP" >"$WORK/tshark.log" 2>&1 &
+  CPID=$!
+  for _ in $(seq 50); do grep -q 'Capturing on' "$WORK/tshark.log" 2>/dev/null && break; sleep 0.1; done
+  say "capturing AoE frames to $PCAP"
+fi
+
 # ------------------------------------------------------------ boot
 CONSOLE="$WORK/console.log"
 case "$ACCEL" in kvm) CPU=host;; *) CPU=max;; esac
@@ -276,6 +287,7 @@ wait "$QPID"; QRC=$?; QPID=
 TRUN=$(since "$TQ")
 
 # ------------------------------------------------------------ verdict
+if [ -n "$CPID" ]; then kill -INT "$CPID" 2>/dev/null; wait "$CPID" 2>/dev/null; CPID=; fi
 TDEAD=
 if ! kill -0 "$TPID" 2>/dev/null; then wait "$TPID"; TDEAD=$?; TPID=; fi
 RES=$(sed -n 's/.*AOI-RESULT rc=\([0-9]*\).*/\1/p' "$CONSOLE" | tail -1)
