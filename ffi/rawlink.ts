@@ -20,9 +20,33 @@ export interface RawLinkOptions {
   bufferFrames?: number;
   /** most frames taken by one receive() call; default 64 */
   batch?: number;
+  /**
+   * Linux: drop frames this socket's own host sends on the interface (PACKET_IGNORE_OUTGOING);
+   * default true. Two links of one process on one interface then do not see each other:
+   * share one link through the event loop instead.
+   */
+  ignoreOutgoing?: boolean;
+}
+
+/** Counters of one link since it was opened. */
+export interface LinkStats {
+  /** frames handed out by receive() */
+  received: number;
+  /** frames longer than a receive slot (MTU raised without refresh()), dropped */
+  truncated: number;
+  /** frames the kernel accepted for sending */
+  sent: number;
+  /** frames the kernel had no room for (EAGAIN, ENOBUFS) or could not send (ENETDOWN, ENXIO) */
+  sendDropped: number;
+  /** failed receive calls other than "nothing waiting" */
+  receiveErrors: number;
+  /** errno name of the last failure, if any */
+  lastError: string | undefined;
 }
 
 export interface RawLink extends LinkInfo {
+  /** false after close() */
+  readonly open: boolean;
   /** pollable descriptor, for the poller */
   readonly fd: number;
   /**
@@ -35,18 +59,31 @@ export interface RawLink extends LinkInfo {
   send(frame: Uint8Array): boolean;
   /** Send many frames in one syscall where the platform can; returns how many went out. */
   sendBatch(frames: readonly Uint8Array[]): number;
-  /** Re-read the MTU (after `ip link set mtu`). */
+  /** Re-read the MTU (after `ip link set mtu`) and re-size the receive slots to it. */
   refresh(): void;
+  readonly stats: Readonly<LinkStats>;
+  /** Frames the kernel dropped for want of receive-buffer room since open (cumulative). */
+  kernelDrops(): number;
+  /** Call `cb` once when the link closes (the loop uses it to stop polling); returns the unsubscribe function. */
+  onClose?(cb: () => void): () => void;
   close(): void;
 }
 
-/** A link could not be opened or used: code is the errno name (ENODEV, EPERM, ...). */
-export class RawLinkError extends Error {
-  constructor(
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-    this.name = "RawLinkError";
+export { RawLinkError } from "./errors.ts";
+import { RawLinkError } from "./errors.ts";
+import { PacketLink } from "./linux/packet.ts";
+
+/**
+ * Open the raw link on interface `name` with the backend of this platform.
+ * Throws RawLinkError (ENODEV no such interface, EPERM not root, ENETDOWN down...).
+ */
+export function openRawLink(name: string, opts: RawLinkOptions = {}): RawLink {
+  switch (process.platform) {
+    case "linux":
+      return PacketLink.open(name, opts);
+    case "freebsd":
+      throw new RawLinkError("EOPNOTSUPP", "the FreeBSD /dev/bpf backend is not written yet");
+    default:
+      throw new RawLinkError("EOPNOTSUPP", `raw Ethernet is not supported on ${process.platform}`);
   }
 }
