@@ -108,15 +108,25 @@ ldd "$(command -v busybox)" 2>&1 | grep -q 'not a dynamic' || skip "busybox is d
 mkdir -p "$CACHE"
 exec 9>"$CACHE/.lock"
 flock -w 600 9 || { echo "FAIL: could not lock $CACHE/.lock within 600 s"; exit 1; }
-resolve_kpkg() { apt-cache depends "linux-image-$FLAVOUR" 2>/dev/null | awk '/Depends: linux-image-[0-9]/{print $2; exit}'; }
-KPKG=$(resolve_kpkg)
-if [ -z "$KPKG" ]; then say "apt-get update (linux-image-$FLAVOUR unknown)"; apt-get update -q >/dev/null 2>&1; KPKG=$(resolve_kpkg); fi
-[ -n "$KPKG" ] || { echo "FAIL: cannot resolve linux-image-$FLAVOUR with apt-cache"; exit 1; }
-KVER=${KPKG#linux-image-}
-KPV=$(apt-cache policy "$KPKG" 2>/dev/null | awk '/Candidate:/{print $2; exit}')
-[ -n "$KPV" ] && [ "$KPV" != "(none)" ] || { echo "FAIL: no candidate version for $KPKG"; exit 1; }
-KDIR="$CACHE/${KPKG}_${KPV}"
-mkdir -p "$KDIR"
+# the kernel package the metapackage points at, and its version, from the apt lists
+resolve() {
+  KPKG=$(apt-cache depends "linux-image-$FLAVOUR" 2>/dev/null | awk '/Depends: linux-image-[0-9]/{print $2; exit}')
+  [ -n "$KPKG" ] || return 1
+  KVER=${KPKG#linux-image-}
+  KPV=$(apt-cache policy "$KPKG" 2>/dev/null | awk '/Candidate:/{print $2; exit}')
+  [ -n "$KPV" ] && [ "$KPV" != "(none)" ] || return 1
+  KDIR="$CACHE/${KPKG}_${KPV}"
+}
+APT_UPDATED=0
+apt_update() { [ $APT_UPDATED = 1 ] && return 1; APT_UPDATED=1; say "apt-get update"; apt-get update -q >/dev/null 2>&1; }
+# offline, or no apt lists: the newest kernel already in the cache will do
+cached() {
+  local d; d=$(ls -td "$CACHE"/linux-image-*-"$FLAVOUR"_*/ 2>/dev/null | while read -r x; do ls "$x"*.deb >/dev/null 2>&1 && echo "$x" && break; done)
+  [ -n "$d" ] || return 1
+  KDIR=${d%/}; KPKG=$(basename "$KDIR"); KPV=${KPKG#*_}; KPKG=${KPKG%%_*}; KVER=${KPKG#linux-image-}
+  say "apt cannot name the kernel; using the cached $KPKG $KPV"
+}
+resolve || { apt_update; resolve; } || cached || { echo "FAIL: cannot resolve linux-image-$FLAVOUR with apt-cache"; exit 1; }
 
 NIC_MODULES="virtio_pci virtio_net"
 FS_MODULES="crc32c_generic ext4"      # built into cloud-amd64; modules elsewhere
@@ -125,17 +135,22 @@ BB=$(command -v busybox)
 # rebuild when the guest base, the builder, busybox or e2fsprogs change
 STAMP=$(cat "$HERE/guest/init" "$HERE/guest/lib.sh" "$BB" "$(command -v mke2fs)" "$(command -v e2fsck)" \
         <(echo "$MODULES") <(sed -n '/^# >>> build/,/^# <<< build/p' "$0") | sha256sum | cut -c1-16)
+download() {
+  mkdir -p "$KDIR"
+  ls "$KDIR"/*.deb >/dev/null 2>&1 && return 0
+  say "downloading $KPKG $KPV"
+  (cd "$KDIR" && apt-get download -q "$KPKG=$KPV" >"$KDIR/download.log" 2>&1) || { cat "$KDIR/download.log"; return 1; }
+}
 BASE="$KDIR/base-$STAMP.cpio.gz"
+if [ ! -s "$BASE" ] || [ ! -s "$KDIR/vmlinuz" ]; then
+  # stale apt lists may name a version the archive no longer has: update once, retry
+  download || { apt_update && resolve && download; } || { echo "FAIL: apt-get download $KPKG=$KPV"; exit 1; }
+  BASE="$KDIR/base-$STAMP.cpio.gz"
+fi
 if [ ! -s "$BASE" ] || [ ! -s "$KDIR/vmlinuz" ]; then
 # >>> build
   TB=$EPOCHREALTIME
-  DEB=$(ls "$KDIR"/*.deb 2>/dev/null | head -1)
-  if [ -z "$DEB" ]; then
-    say "downloading $KPKG $KPV"
-    (cd "$KDIR" && apt-get download -q "$KPKG=$KPV" >"$KDIR/download.log" 2>&1) \
-      || { cat "$KDIR/download.log"; echo "FAIL: apt-get download $KPKG=$KPV"; exit 1; }
-    DEB=$(ls "$KDIR"/*.deb | head -1)
-  fi
+  DEB=$(ls "$KDIR"/*.deb | head -1)
   say "building the guest initramfs for $KVER"
   ROOT="$KDIR/root" ST="$KDIR/staging"
   rm -rf "$ROOT" "$ST"; mkdir -p "$ROOT" "$ST"
