@@ -3,8 +3,8 @@
  * plus what is counted per interface rather than per target.
  */
 import type { RawLink } from "../../ffi/rawlink.ts";
-import { ATA_DATA_OFFSET } from "../aoe/ata.ts";
 import { SECTOR_SIZE } from "../aoe/constants.ts";
+import { maxSectorsForMtu } from "../aoe/frame.ts";
 
 export class NetLink {
   /** frames larger than 1024 data bytes that went unanswered since the last one that was answered */
@@ -24,7 +24,7 @@ export class NetLink {
 
   /** Most whole sectors one ATA frame can carry at this interface's MTU. */
   maxSectors(): number {
-    return Math.max(0, Math.floor((this.link.mtu - ATA_DATA_OFFSET) / SECTOR_SIZE));
+    return maxSectorsForMtu(this.link.mtu);
   }
 
   /** Data bytes per frame the MTU allows (Plan 9's "nl datamtu"). */

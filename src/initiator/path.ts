@@ -32,6 +32,7 @@ export class Path {
   /** failing paths are probed again from this time on (ms) */
   private retryAt = 0;
   private probeDelay = PROBE_FIRST_MS;
+  private lastBackoffAt = Number.NEGATIVE_INFINITY;
   /** the target's sector count as advertised on this path (its MTU there) */
   targetSectors: number;
 
@@ -68,7 +69,12 @@ export class Path {
   }
 
   timedOut(now: number): void {
-    this.rtt.timedOut();
+    // Back off once per timer period, not once per frame: a burst of frames
+    // lost together is one event.
+    if (now - this.lastBackoffAt >= this.rtt.timeoutMs()) {
+      this.rtt.timedOut();
+      this.lastBackoffAt = now;
+    }
     this.consecutiveTimeouts++;
     if (this.failing) {
       this.retryAt = now + this.probeDelay;

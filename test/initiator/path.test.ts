@@ -15,6 +15,10 @@ function fakeLink(name: string, mtu = 1500): RawLink {
     sendBatch: (f) => f.length,
     refresh() {},
     close() {},
+    open: true,
+    stats: { received: 0, truncated: 0, sent: 0, sendDropped: 0, receiveErrors: 0, lastError: undefined },
+    kernelDrops: () => 0,
+    onClose: () => () => {},
   };
 }
 

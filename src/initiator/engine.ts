@@ -1,0 +1,603 @@
+/**
+ * The initiator engine: targets, their paths and windows, frames in flight,
+ * resends and deadlines, on the shared event loop.
+ *
+ * Frames leave in batches: pump() fills every target's window and queues the
+ * frames per interface, flush() hands each interface's batch to sendBatch. The
+ * loop calls onFrame for every AoE frame that arrives and onBatchEnd after each
+ * batch, where replies have freed window room and the engine pumps again. A
+ * timer ticks every TICK_MS while anything is in flight: it first drains the
+ * links (replies that arrived while the loop was busy are not timeouts), then
+ * resends what timed out and fails what passed its deadline.
+ */
+import type { RawLink } from "../../ffi/rawlink.ts";
+import { AtaCmd, AtaErrorBit, AtaFlag, AtaStatus, AOE_VERSION, Command, Flag, SECTOR_SIZE } from "../aoe/constants.ts";
+import { decodeAta, encodeAta, ATA_DATA_OFFSET } from "../aoe/ata.ts";
+import { decodeConfig } from "../aoe/config.ts";
+import { DecodeError } from "../aoe/errors.ts";
+import { decodeHeader, encodeHeader, HEADER_LEN, type Header } from "../aoe/header.ts";
+import { macEquals } from "../aoe/mac.ts";
+import { newFrame } from "../aoe/frame.ts";
+import { NetLink } from "./netlink.ts";
+import type { Path } from "./path.ts";
+import type { RttOptions } from "./rtt.ts";
+import {
+  CommandRequest,
+  Frame,
+  IGNORE,
+  InitiatorError,
+  IoRequest,
+  split,
+  type CommandSpec,
+  type Request,
+  type Transmission,
+} from "./request.ts";
+import { isUserTag, TagAllocator } from "./tag.ts";
+import { JUMBO_BYTES, Target } from "./target.ts";
+import { targetKey } from "./name.ts";
+import { aoeErrorText, ataErrorText } from "./errors.ts";
+
+/** What the engine needs of the event loop (src/net/loop.ts). */
+export interface FrameLoop {
+  /** returns the detach function */
+  attach(link: RawLink, onFrame: (frame: Uint8Array, link: RawLink) => void, onBatchEnd?: () => void): () => void;
+}
+
+export interface InitiatorOptions {
+  /** a request fails when a frame of it goes unanswered this long (ms); Plan 9's 45 s */
+  deadlineMs?: number;
+  rtt?: RttOptions;
+  /** one-line notices (jumbo fallback, path failures) */
+  log?: (msg: string) => void;
+}
+
+export const DEFAULT_DEADLINE_MS = 45_000;
+/** How often in-flight frames are checked for timeouts (ms). */
+export const TICK_MS = 2;
+
+/** A Query Config reply or announcement seen on some interface. */
+export interface ConfigSighting {
+  target: Target;
+  netlink: NetLink;
+  src: Uint8Array;
+}
+
+export class Initiator {
+  readonly netlinks: NetLink[];
+  readonly targets = new Map<number, Target>();
+  readonly deadlineMs: number;
+  /** replies that matched no frame in flight: duplicates and stragglers */
+  unmatchedReplies = 0;
+  private readonly byTag = new Map<number, Transmission>();
+  private readonly tags = new TagAllocator();
+  private readonly outbox = new Map<NetLink, Uint8Array[]>();
+  /** buffers of retired frames, back to their pools after the next flush (a queued frame may still point into one) */
+  private readonly released: [Target, Uint8Array][] = [];
+  private readonly configWatchers = new Set<(s: ConfigSighting) => void>();
+  private timer: ReturnType<typeof setInterval> | undefined;
+  private closed = false;
+  private judging = false;
+  private readonly detachers: (() => void)[] = [];
+  private readonly log: (msg: string) => void;
+  private readonly rttOptions: RttOptions | undefined;
+
+  constructor(
+    readonly loop: FrameLoop,
+    links: RawLink[],
+    opts: InitiatorOptions = {},
+  ) {
+    this.deadlineMs = opts.deadlineMs ?? DEFAULT_DEADLINE_MS;
+    this.log = opts.log ?? (() => {});
+    this.rttOptions = opts.rtt;
+    this.netlinks = links.map((l) => new NetLink(l));
+    for (const nl of this.netlinks) {
+      this.detachers.push(loop.attach(nl.link, (frame) => this.onFrame(frame, nl), () => this.onBatchEnd()));
+    }
+  }
+
+  /** Detaches from the loop and fails whatever is still in flight. The links stay open (the caller's). */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.stopTimer();
+    for (const t of this.targets.values()) {
+      for (const r of [...t.queue, ...[...t.inflight].map((f) => f.req)]) {
+        this.fail(t, r, new InitiatorError("closed", "initiator closed"));
+      }
+    }
+    for (const d of this.detachers) d();
+  }
+
+  // ---- targets and discovery support --------------------------------------------------------
+
+  target(shelf: number, slot: number): Target | undefined {
+    return this.targets.get(targetKey(shelf, slot));
+  }
+
+  /** Sends one frame now on `netlink`, outside any request (discovery broadcasts). */
+  sendRaw(netlink: NetLink, frame: Uint8Array): boolean {
+    return netlink.link.send(frame);
+  }
+
+  /** A fresh tag for frames outside requests. */
+  newTag(): number {
+    return this.tags.next();
+  }
+
+  /** Calls `fn` for every Query Config reply or announcement until the returned function is called. */
+  watchConfig(fn: (s: ConfigSighting) => void): () => void {
+    this.configWatchers.add(fn);
+    return () => this.configWatchers.delete(fn);
+  }
+
+  /**
+   * Records a Query Config reply: the target (created on first sight, its window
+   * from the advertised buffer count), the path it came over, its sector count.
+   */
+  private noteConfig(frame: Uint8Array, h: Header, nl: NetLink): void {
+    if (h.flags & Flag.Error) return;
+    if (h.major === 0xffff || h.minor === 0xff) return;
+    let qc;
+    try {
+      qc = decodeConfig(frame);
+    } catch (e) {
+      if (e instanceof DecodeError) return;
+      throw e;
+    }
+    const key = targetKey(h.major, h.minor);
+    let t = this.targets.get(key);
+    if (!t) {
+      t = new Target(h.major, h.minor, qc.bufferCount);
+      this.targets.set(key, t);
+    }
+    t.firmware = qc.firmware;
+    t.aoeVersion = qc.aoeVersion;
+    t.config = qc.config;
+    // "0 means 2" (AoE r11 3.2: a sector count of zero is the old default).
+    const sectors = qc.sectorCount === 0 ? 2 : qc.sectorCount;
+    t.paths.add(nl, h.src, sectors, this.rttOptions);
+    t.sectorCount = t.sectorCount === 0 ? sectors : Math.min(t.sectorCount, sectors);
+    for (const w of this.configWatchers) w({ target: t, netlink: nl, src: h.src });
+  }
+
+  // ---- submitting work ----------------------------------------------------------------------
+
+  /** Reads `sectors` sectors at `lba` into `into` (sectors x 512 bytes). */
+  read(t: Target, lba: number, sectors: number, into: Uint8Array): Promise<void> {
+    const ext = this.useLba48(t, lba, sectors);
+    const r = new IoRequest("read", ext ? AtaCmd.ReadExt : AtaCmd.Read, lba, sectors, into);
+    return this.submit(t, r) as Promise<void>;
+  }
+
+  /** Writes `sectors` sectors from `from` at `lba`. */
+  write(t: Target, lba: number, sectors: number, from: Uint8Array): Promise<void> {
+    const ext = this.useLba48(t, lba, sectors);
+    const r = new IoRequest("write", ext ? AtaCmd.WriteExt : AtaCmd.Write, lba, sectors, from);
+    return this.submit(t, r) as Promise<void>;
+  }
+
+  /** One-frame request whose reply `spec.accept` interprets. */
+  command<T>(t: Target, spec: CommandSpec<T>): Promise<T> {
+    return this.submit(t, new CommandRequest(spec) as CommandRequest<unknown>) as Promise<T>;
+  }
+
+  /** IDENTIFY DEVICE: the 512 bytes (also kept on the target). */
+  async identify(t: Target): Promise<Uint8Array> {
+    const { parseIdentify } = await import("../aoe/identify.ts");
+    const raw = await this.command(t, {
+      command: Command.ATA,
+      encode: (out) =>
+        encodeAta({ aflags: 0, errFeature: 0, sectorCount: 1, cmdStatus: AtaCmd.Identify, lba: 0xa0 * 2 ** 24 }, out),
+      accept: (reply) => {
+        const a = decodeAta(reply);
+        if (a.cmdStatus & AtaStatus.failureMask) {
+          throw new InitiatorError("ata", `${t.name}: IDENTIFY failed: ${ataErrorText(a.cmdStatus, a.errFeature)}`);
+        }
+        if (a.data.length < SECTOR_SIZE) return IGNORE; // runt: wait for the resend
+        return a.data.slice(0, SECTOR_SIZE);
+      },
+    });
+    t.identifyRaw = raw;
+    t.identify = parseIdentify(raw);
+    return raw;
+  }
+
+  /**
+   * FLUSH CACHE (EXT on LBA48 devices): written data is on stable storage when
+   * it answers. Resolves false when the target aborts it (does not support it).
+   */
+  flush(t: Target): Promise<boolean> {
+    const ext = t.identify?.flushExt ?? false;
+    return this.command(t, {
+      command: Command.ATA,
+      encode: (out) =>
+        encodeAta(
+          { aflags: ext ? AtaFlag.Ext : 0, errFeature: 0, sectorCount: 0, cmdStatus: ext ? AtaCmd.FlushExt : AtaCmd.Flush, lba: ext ? 0 : 0xe0 * 2 ** 24 },
+          out,
+        ),
+      accept: (reply) => {
+        const a = decodeAta(reply);
+        if (a.cmdStatus & AtaStatus.failureMask) {
+          if (a.cmdStatus & AtaStatus.Err && a.errFeature & AtaErrorBit.Abrt) return false;
+          throw new InitiatorError("ata", `${t.name}: FLUSH CACHE failed: ${ataErrorText(a.cmdStatus, a.errFeature)}`);
+        }
+        return true;
+      },
+    });
+  }
+
+  private useLba48(t: Target, lba: number, sectors: number): boolean {
+    if (t.identify?.lba48) return true;
+    if (lba + sectors > 0x0fffffff) {
+      throw new InitiatorError("protocol", `${t.name}: LBA ${lba + sectors - 1} needs LBA48, which the target does not announce`);
+    }
+    return false;
+  }
+
+  private submit(t: Target, r: Request): Promise<unknown> {
+    if (this.closed) return Promise.reject(new InitiatorError("closed", "initiator closed"));
+    if (t.paths.size === 0) return Promise.reject(new InitiatorError("no-path", `${t.name}: no path to the target`));
+    t.queue.push(r);
+    this.pump(t);
+    this.flush_();
+    return r.promise;
+  }
+
+  // ---- sending ------------------------------------------------------------------------------
+
+  /** Fills `t`'s window from its queue. */
+  private pump(t: Target): void {
+    const now = performance.now();
+    while (t.inflight.size < t.window.size) {
+      const r = t.queue[0];
+      if (!r) break;
+      if (!r.hasWork()) {
+        t.queue.shift();
+        continue;
+      }
+      const path = t.paths.pick(now);
+      if (!path) break;
+      let frame: Frame;
+      if (r instanceof IoRequest) {
+        const max = Math.min(path.maxSectors(), t.jumbo ? 255 : JUMBO_BYTES / SECTOR_SIZE);
+        const piece = r.take(Math.max(1, max));
+        if (!piece) continue;
+        frame = new Frame(r, piece, this.buffer(t, path));
+      } else {
+        r.take();
+        frame = new Frame(r, undefined, this.buffer(t, path));
+      }
+      r.frames.add(frame);
+      t.inflight.add(frame);
+      frame.firstSentAt = now;
+      this.transmit(t, frame, path, now);
+    }
+    if (t.inflight.size > 0) this.startTimer();
+  }
+
+  private buffer(t: Target, path: Path): Uint8Array {
+    const need = ATA_DATA_OFFSET + Math.max(2, path.maxSectors()) * SECTOR_SIZE;
+    const b = t.bufferPool.pop();
+    if (b && b.length >= need) return b;
+    return newFrame(Math.max(need, HEADER_LEN + 8 + 1024));
+  }
+
+  /** Encodes `frame` for `path` with a new tag and queues it for sending. */
+  private transmit(t: Target, frame: Frame, path: Path, now: number): void {
+    const tag = this.tags.next();
+    const buf = frame.buf;
+    encodeHeader(
+      {
+        dst: path.targetMac,
+        src: path.netlink.mac,
+        version: AOE_VERSION,
+        flags: 0,
+        error: 0,
+        major: t.shelf,
+        minor: t.slot,
+        command: frame.req.command,
+        tag,
+      },
+      buf,
+    );
+    const r = frame.req;
+    if (r instanceof IoRequest) {
+      const p = frame.piece!;
+      const write = r.kind === "write";
+      const ext = r.ataCommand === AtaCmd.ReadExt || r.ataCommand === AtaCmd.WriteExt;
+      // LBA28 puts the LBA mode bit (and the obsolete 0xa0) in the top nibble of lba3, as Plan 9 and Linux do.
+      const lba = ext ? p.lba : (p.lba & 0x0fffffff) + 0xe0 * 2 ** 24;
+      frame.length = encodeAta(
+        {
+          aflags: (ext ? AtaFlag.Ext : 0) | (write ? AtaFlag.Write : 0),
+          errFeature: 0,
+          sectorCount: p.sectors,
+          cmdStatus: r.ataCommand,
+          lba,
+          data: write ? r.data.subarray(p.offset, p.offset + p.sectors * SECTOR_SIZE) : undefined,
+        },
+        buf,
+      );
+    } else if (frame.transmissions.length === 0) {
+      frame.length = (r as CommandRequest<unknown>).spec.encode(buf);
+    }
+    const tx: Transmission = { tag, path, sentAt: now, live: true, frame };
+    frame.transmissions.push(tx);
+    frame.lastSentAt = now;
+    this.byTag.set(tag, tx);
+    path.outstanding++;
+    path.npkt++;
+    let q = this.outbox.get(path.netlink);
+    if (!q) this.outbox.set(path.netlink, (q = []));
+    q.push(buf.subarray(0, frame.length));
+  }
+
+  /** Sends every queued frame, one batch per interface. */
+  private flush_(): void {
+    for (const [nl, frames] of this.outbox) {
+      if (frames.length === 0) continue;
+      let sent = 0;
+      try {
+        sent = nl.link.sendBatch(frames);
+      } catch {
+        sent = 0;
+      }
+      if (sent < frames.length) nl.sendErrors += frames.length - sent;
+      // Unsent frames are left to their timers: the kernel had no room or the link is down.
+      frames.length = 0;
+    }
+    for (const [t, buf] of this.released) t.bufferPool.push(buf);
+    this.released.length = 0;
+  }
+
+  // ---- receiving ----------------------------------------------------------------------------
+
+  private onFrame(frame: Uint8Array, nl: NetLink): void {
+    let h: Header;
+    try {
+      h = decodeHeader(frame);
+    } catch (e) {
+      if (e instanceof DecodeError) return;
+      throw e;
+    }
+    if (!(h.flags & Flag.Response)) return;
+    if (h.command === Command.QueryConfig) this.noteConfig(frame, h, nl);
+    if (!isUserTag(h.tag)) return;
+    const tx = this.byTag.get(h.tag);
+    if (!tx) {
+      // Query Config replies to discovery broadcasts carry tags no frame owns.
+      if (h.command !== Command.QueryConfig) this.unmatchedReplies++;
+      return;
+    }
+    const f = tx.frame;
+    const t = this.target(h.major, h.minor);
+    // A reply must come from the target and MAC we asked, for the command we sent.
+    if (!t || !t.inflight.has(f) || h.command !== f.req.command || !macEquals(h.src, tx.path.targetMac)) {
+      this.unmatchedReplies++;
+      return;
+    }
+    const now = performance.now();
+    tx.path.replied(now - tx.sentAt);
+    if (tx.live) {
+      tx.live = false;
+      tx.path.outstanding--;
+    }
+    this.handleReply(t, f, frame, h);
+  }
+
+  private handleReply(t: Target, f: Frame, frame: Uint8Array, h: Header): void {
+    const r = f.req;
+    if (r instanceof IoRequest) {
+      if (h.flags & Flag.Error) {
+        return this.fail(t, r, new InitiatorError("aoe", `${t.name}: ${aoeErrorText(h.error)}`));
+      }
+      let a;
+      try {
+        a = decodeAta(frame);
+      } catch (e) {
+        if (e instanceof DecodeError) return; // runt: wait for the resend
+        throw e;
+      }
+      const p = f.piece!;
+      if (a.cmdStatus & AtaStatus.failureMask) {
+        return this.fail(
+          t,
+          r,
+          new InitiatorError(
+            "ata",
+            `${t.name}: ${r.kind} of ${p.sectors} sectors at LBA ${p.lba} failed: ${ataErrorText(a.cmdStatus, a.errFeature)}`,
+          ),
+        );
+      }
+      const bytes = p.sectors * SECTOR_SIZE;
+      if (r.kind === "read") {
+        if (a.data.length < bytes) return; // short read reply: wait for the resend
+        r.data.set(a.data.subarray(0, bytes), p.offset);
+      }
+      if (bytes > JUMBO_BYTES) f.last.path.netlink.lostJumbo = 0;
+      this.retire(t, f);
+      t.window.replied();
+      if (r.completed(p.sectors)) {
+        r.resolve();
+        this.dequeue(t, r);
+      }
+      return;
+    }
+    const c = r as CommandRequest<unknown>;
+    let v: unknown;
+    try {
+      if (h.flags & Flag.Error && c.spec.command === Command.ATA) {
+        throw new InitiatorError("aoe", `${t.name}: ${aoeErrorText(h.error)}`);
+      }
+      v = c.spec.accept(frame, h);
+    } catch (e) {
+      if (e instanceof DecodeError) return;
+      return this.fail(t, c, e instanceof Error ? e : new Error(String(e)));
+    }
+    if (v === IGNORE) return;
+    this.retire(t, f);
+    t.window.replied();
+    c.resolve(v);
+    this.dequeue(t, c);
+  }
+
+  /** Forgets a frame: all its tags, its window slot, its buffer. */
+  private retire(t: Target, f: Frame): void {
+    for (const tx of f.transmissions) {
+      this.byTag.delete(tx.tag);
+      if (tx.live) {
+        tx.live = false;
+        tx.path.outstanding--;
+      }
+    }
+    t.inflight.delete(f);
+    f.req.frames.delete(f);
+    this.released.push([t, f.buf]);
+  }
+
+  private dequeue(t: Target, r: Request): void {
+    const i = t.queue.indexOf(r);
+    if (i >= 0) t.queue.splice(i, 1);
+  }
+
+  /** Fails a request: its frames in flight are forgotten, its queued work dropped. */
+  private fail(t: Target, r: Request, e: Error): void {
+    for (const f of [...r.frames]) this.retire(t, f);
+    this.dequeue(t, r);
+    r.reject(e);
+  }
+
+  private onBatchEnd(): void {
+    for (const t of this.targets.values()) if (t.queue.length > 0) this.pump(t);
+    this.flush_();
+  }
+
+  // ---- timers -------------------------------------------------------------------------------
+
+  private startTimer(): void {
+    if (this.timer || this.closed) return;
+    this.timer = setInterval(() => this.tick(), TICK_MS);
+  }
+
+  private stopTimer(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  /**
+   * Every TICK_MS while frames are in flight. Frames past their deadline fail;
+   * frames past their resend timeout are resent, but only after giving the
+   * loop one turn (setTimeout 0): replies that arrived while this thread was
+   * busy are waiting in the socket, and judging before they are read would
+   * resend frames that were answered.
+   */
+  private tick(): void {
+    const now = performance.now();
+    let busy = false;
+    let overdue = false;
+    for (const t of this.targets.values()) {
+      if (t.inflight.size === 0) continue;
+      busy = true;
+      for (const f of t.inflight) {
+        const last = f.last;
+        if (now - last.sentAt >= last.path.rtt.timeoutMs() || now - f.firstSentAt >= this.deadlineOf(f)) {
+          overdue = true;
+          break;
+        }
+      }
+    }
+    if (!busy) this.stopTimer();
+    if (overdue && !this.judging) {
+      this.judging = true;
+      setTimeout(() => {
+        this.judging = false;
+        this.judge();
+      }, 0);
+    }
+  }
+
+  private deadlineOf(f: Frame): number {
+    const r = f.req;
+    return r instanceof CommandRequest && r.spec.deadlineMs !== undefined ? r.spec.deadlineMs : this.deadlineMs;
+  }
+
+  private judge(): void {
+    if (this.closed) return;
+    const now = performance.now();
+    for (const t of this.targets.values()) {
+      if (t.inflight.size === 0) continue;
+      for (const f of [...t.inflight]) {
+        if (!t.inflight.has(f)) continue;
+        const r = f.req;
+        const deadline = this.deadlineOf(f);
+        if (now - f.firstSentAt >= deadline) {
+          if (r instanceof CommandRequest && r.spec.onDeadline) {
+            this.retire(t, f);
+            this.dequeue(t, r);
+            r.resolve(r.spec.onDeadline());
+          } else {
+            this.fail(
+              t,
+              r,
+              new InitiatorError(
+                "deadline",
+                `${t.name}: no reply for ${Math.round(deadline / 1000)} s; the target is gone or unreachable`,
+              ),
+            );
+          }
+          continue;
+        }
+        const last = f.last;
+        if (now - last.sentAt >= last.path.rtt.timeoutMs()) this.timeout(t, f, now);
+      }
+      this.pump(t);
+    }
+    this.flush_();
+  }
+
+  /** The last transmission of `f` went unanswered: count it, shrink the window, resend elsewhere. */
+  private timeout(t: Target, f: Frame, now: number): void {
+    const last = f.last;
+    const path = last.path;
+    if (last.live) {
+      last.live = false;
+      path.outstanding--;
+    }
+    const wasFailing = path.failing;
+    path.timedOut(now);
+    if (!wasFailing && path.failing) {
+      this.log(`${t.name}: path ${path.netlink.name} -> ${hex(path.targetMac)} is failing; avoiding it`);
+    }
+    t.window.lost(now, path.rtt.timeoutMs());
+    if (f.dataBytes > JUMBO_BYTES) {
+      const nl = path.netlink;
+      nl.lostJumbo++;
+      if (t.jumbo && nl.lostJumbo > 2 * t.window.cap) {
+        t.jumbo = false;
+        this.log(
+          `${t.name}: ${nl.lostJumbo} jumbo frames lost on ${nl.name}; falling back to ${JUMBO_BYTES}-byte frames (lostjumbo)`,
+        );
+      }
+    }
+    const next = t.paths.pick(now, path) ?? path;
+    // The frame may have to shrink: a path with a smaller MTU, or the jumbo fallback.
+    if (f.piece && f.req instanceof IoRequest) {
+      const max = Math.max(1, Math.min(next.maxSectors(), t.jumbo ? 255 : JUMBO_BYTES / SECTOR_SIZE));
+      if (f.piece.sectors > max) {
+        f.req.requeue(split(f.piece, max));
+        if (!t.queue.includes(f.req)) t.queue.unshift(f.req);
+      }
+    }
+    next.resent++;
+    this.transmit(t, f, next, now);
+  }
+
+  /** Counters for tests and `stat`. */
+  get inflightTags(): number {
+    return this.byTag.size;
+  }
+}
+
+function hex(mac: Uint8Array): string {
+  return [...mac.subarray(0, 6)].map((b) => b.toString(16).padStart(2, "0")).join(":");
+}
