@@ -109,7 +109,7 @@ export function parseReply(frame: Uint8Array) {
   return {
     frame: view,
     length: frame.length,
-    h: { ...h, dst: h.dst.slice(), src: h.src.slice() },
+    h: { ...h, dst: h.dst.slice() as Uint8Array, src: h.src.slice() as Uint8Array },
     ata: () => decodeAta(view),
     config: () => decodeConfig(view),
     mask: () => decodeMacMask(view),

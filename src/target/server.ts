@@ -1,0 +1,202 @@
+/**
+ * Running one export: open the storage and the raw link, restore the state,
+ * register with the process's event loop, announce, and serve until SIGTERM or
+ * SIGINT — then stop taking requests, answer the ones in flight, flush, exit 0.
+ * SIGUSR1 logs the counters.
+ */
+import os from "node:os";
+import { consola } from "consola";
+import { buildIdentify, formatMac, maxSectorsForMtu } from "../aoe/index.ts";
+import { openRawLink, RawLinkError, type RawLink } from "../../ffi/rawlink.ts";
+import { sharedLoop } from "../net/loop.ts";
+import { VERSION } from "../version.ts";
+import { AccessControl } from "./access.ts";
+import type { ServeConfig } from "./config.ts";
+import { Export, type ExportCounters } from "./export.ts";
+import { StateStore, type ExportState } from "./state.ts";
+import { Storage, StorageError } from "./storage.ts";
+import { TagTracker } from "./tags.ts";
+
+/** A failure before serving starts: the message says what to do; exit status 1 (2 for `usage`). */
+export class ServeError extends Error {
+  constructor(
+    message: string,
+    readonly usage = false,
+  ) {
+    super(message);
+    this.name = "ServeError";
+  }
+}
+
+export interface RunningExport {
+  readonly exp: Export;
+  readonly link: RawLink;
+  readonly storage: Storage;
+  /** stop taking requests, finish those in flight, flush, close */
+  stop(): Promise<void>;
+}
+
+function linkFailure(netif: string, e: RawLinkError): string {
+  switch (e.code) {
+    case "ENODEV":
+    case "ENXIO":
+      return `no network interface named ${netif}; give one that "ip link" lists`;
+    case "EPERM":
+    case "EACCES":
+      return `cannot open ${netif}: raw Ethernet needs root (or CAP_NET_RAW); run as root`;
+    default:
+      return `cannot open ${netif}: ${e.message}`;
+  }
+}
+
+/** Open everything and start serving; throws ServeError (nothing is left open then). */
+export function startExport(cfg: ServeConfig, opts: { netns?: string } = {}): RunningExport {
+  let storage: Storage;
+  try {
+    storage = Storage.open({
+      path: cfg.file,
+      readOnly: cfg.readOnly,
+      direct: cfg.direct,
+      sync: cfg.sync,
+      offsetSectors: cfg.offset,
+      lengthSectors: cfg.length,
+    });
+  } catch (e) {
+    if (e instanceof StorageError) throw new ServeError(e.message, e.usage);
+    throw e;
+  }
+  let link: RawLink;
+  try {
+    link = openRawLink(cfg.netif, { netns: opts.netns, bufferFrames: Math.max(cfg.bufcnt * 2, 64) });
+  } catch (e) {
+    storage.close();
+    if (e instanceof RawLinkError) throw new ServeError(linkFailure(cfg.netif, e));
+    throw e;
+  }
+  try {
+    return serveOn(cfg, storage, link);
+  } catch (e) {
+    link.close();
+    storage.close();
+    throw e;
+  }
+}
+
+function serveOn(cfg: ServeConfig, storage: Storage, link: RawLink): RunningExport {
+  const maxSectors = maxSectorsForMtu(link.mtu);
+  if (maxSectors < 1) {
+    throw new ServeError(`the MTU of ${cfg.netif} (${link.mtu}) is too small for one sector; AoE needs at least 548`);
+  }
+  let state: StateStore | undefined;
+  let saved: ExportState | undefined;
+  if (cfg.stateDir !== undefined) {
+    state = new StateStore(cfg.stateDir, cfg.shelf, cfg.slot);
+    try {
+      saved = state.load();
+    } catch (e) {
+      throw new ServeError(`cannot use state directory ${cfg.stateDir}: ${(e as Error).message}`);
+    }
+  }
+  // -m on the command line is the operator's word now; otherwise the saved list
+  const access = new AccessControl(cfg.macs ?? saved?.masks ?? [], saved?.reservation ?? []);
+  const loop = sharedLoop();
+  const exp = new Export({
+    shelf: cfg.shelf,
+    slot: cfg.slot,
+    storage,
+    mac: link.mac,
+    bufcnt: cfg.bufcnt,
+    maxSectors,
+    identify: buildIdentify({
+      sectors: storage.sectors,
+      model: cfg.model ?? "AoEde",
+      serial: cfg.serial ?? `e${cfg.shelf}.${cfg.slot}`,
+      firmware: VERSION,
+      // every write reaches the disk before its reply under O_SYNC: no volatile cache to announce
+      writeCache: !cfg.sync,
+    }),
+    access,
+    config: saved?.config ?? new Uint8Array(0),
+    state,
+    tags: cfg.tagTracking === "off" ? undefined : new TagTracker(cfg.tagTracking, Math.max(256, cfg.bufcnt * 8)),
+    send: (frame) => {
+      link.send(frame);
+    },
+    warn: (m) => consola.warn(m),
+  });
+  if (state !== undefined && cfg.macs !== undefined) {
+    state.save({ config: exp.configString, masks: [...access.maskList], reservation: [...access.reservationList] }).catch((e) =>
+      consola.warn(`could not save state to ${state!.file}: ${(e as Error).message}`),
+    );
+  }
+  const detach = loop.attach(link, (frame) => exp.handle(frame));
+  exp.announce();
+  let stopping: Promise<void> | undefined;
+  return {
+    exp,
+    link,
+    storage,
+    stop() {
+      stopping ??= (async () => {
+        await exp.stop();
+        detach();
+        link.close();
+        storage.close();
+      })();
+      return stopping;
+    },
+  };
+}
+
+/** One line of counters, for SIGUSR1 and the exit. */
+export function formatCounters(name: string, c: ExportCounters, busy: number): string {
+  return (
+    `${name}: ${c.received} frames, ${c.reads} reads (${c.sectorsRead} sectors), ${c.writes} writes (${c.sectorsWritten} sectors), ` +
+    `${c.flushes} flushes, ${c.replies} replies, ${busy} in flight; errors: ${c.ataErrors} ATA, ${c.aoeErrors} AoE, ${c.ioErrors} I/O; ` +
+    `dropped: ${c.notForUs} not for us, ${c.masked} masked, ${c.malformed} malformed, ${c.busyDropped} busy, ${c.duplicates} duplicate tags`
+  );
+}
+
+/** `aoede serve`: run until a signal; resolves with the exit status. */
+export async function serve(cfg: ServeConfig): Promise<number> {
+  const running = startExport(cfg);
+  const { exp, link, storage } = running;
+  const name = `e${cfg.shelf}.${cfg.slot}`;
+  const mode = cfg.readOnly ? "O_RDONLY" : "O_RDWR";
+  const flags = [cfg.direct ? "O_DIRECT" : "", cfg.sync ? "O_SYNC" : ""].filter(Boolean).join("|");
+  // vblade: "pid 1234: e9.0, 2048 sectors O_RDWR"
+  consola.start(
+    `pid ${process.pid}: ${name}, ${storage.sectors} sectors ${mode}${flags ? "|" + flags : ""} ` +
+      `(${storage.kind} ${cfg.file}) on ${link.name} ${formatMac(link.mac)} mtu ${link.mtu}, ` +
+      `${exp.maxSectors} sectors/frame, bufcnt ${cfg.bufcnt}` +
+      (cfg.tagTracking !== "off" ? `, tag tracking ${cfg.tagTracking}` : "") +
+      (cfg.stateDir ? `, state in ${cfg.stateDir}` : "") +
+      ` [aoede ${VERSION} on ${os.hostname()}]`,
+  );
+  const onUsr1 = () => consola.info(formatCounters(name, exp.counters, exp.busy));
+  process.on("SIGUSR1", onUsr1);
+  return await new Promise<number>((resolve) => {
+    let signalled = false;
+    const onSignal = (sig: string) => {
+      if (signalled) {
+        consola.warn(`${sig} again: exiting without waiting for ${exp.busy} requests in flight`);
+        resolve(1);
+        return;
+      }
+      signalled = true;
+      consola.info(`${sig}: stopping ${name}; finishing ${exp.busy} requests in flight`);
+      running.stop().then(
+        () => {
+          consola.success(formatCounters(name, exp.counters, 0));
+          resolve(0);
+        },
+        (e) => {
+          consola.error(`stopping ${name} failed: ${(e as Error).message}`);
+          resolve(1);
+        },
+      );
+    };
+    process.on("SIGTERM", () => onSignal("SIGTERM"));
+    process.on("SIGINT", () => onSignal("SIGINT"));
+  });
+}
