@@ -25,6 +25,7 @@ export const main = defineCommand({
     reserve: lazy(() => import("./reserve.ts")),
     read: lazy(() => import("./read.ts")),
     write: lazy(() => import("./write.ts")),
+    demo: lazy(() => import("./demo.ts")),
   },
 });
 
