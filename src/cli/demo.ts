@@ -20,7 +20,7 @@ export default defineCommand({
   meta: {
     name: "demo",
     description:
-      "Serve a sparse image in a private pair of network namespaces, find it, write and read back data, verify, clean up (root). Example: sudo aoede demo --mtu 9000",
+      "Try AoEde in a private world: serve, discover, write, read back, verify, clean up (root). Example: sudo aoede demo --mtu 9000",
   },
   args: {
     size: { type: "string", description: "MiB of random data to write and read back", default: String(DEMO_DEFAULTS.sizeMiB), valueHint: "MiB" },
