@@ -54,8 +54,6 @@ const SEND_CHUNK = 64;
 /** Errors that mean "this frame did not go out now", not "the program is wrong". */
 const TRANSIENT_SEND = new Set([Errno.EAGAIN, Errno.ENOBUFS, Errno.EINTR, Errno.ENETDOWN, Errno.ENXIO, Errno.ENODEV]);
 
-const htons = (v: number) => ((v & 0xff) << 8) | ((v >> 8) & 0xff);
-
 function setIntOption(fd: number, level: number, name: number, value: number): boolean {
   const v = new Int32Array(new ArrayBuffer(4));
   v[0] = value;
@@ -99,11 +97,11 @@ function openSocket(): number {
   return fd;
 }
 
-function bindTo(fd: number, ifindex: number, name: string): void {
+function bindTo(fd: number, ifindex: number, name: string, protocol: number): void {
   const sll = new Uint8Array(new ArrayBuffer(SOCKADDR_LL_LEN));
   const dv = new DataView(sll.buffer);
   dv.setUint16(0, AF_PACKET, true);
-  dv.setUint16(2, ETHERTYPE_AOE, false);
+  dv.setUint16(2, protocol, false);
   dv.setInt32(4, ifindex, true);
   if (libc.bind(fd, sll, SOCKADDR_LL_LEN) !== 0) {
     const e = lastError();
@@ -115,6 +113,16 @@ function bindTo(fd: number, ifindex: number, name: string): void {
 export function slotSizeFor(mtu: number): number {
   return (mtu + ETH_HLEN + VLAN_TAG_LEN + 63) & ~63;
 }
+
+/** Linux-only extras, for tests and diagnostics. */
+export interface PacketLinkOptions extends RawLinkOptions {
+  /** ethertype to bind to (host order); default 0x88A2. ETH_P_ALL (3) sees every frame. */
+  protocol?: number;
+  /** attach the AoE-only BPF filter; default true */
+  filter?: boolean;
+}
+
+export const ETH_P_ALL = 3;
 
 export class PacketLink implements RawLink {
   readonly stats: LinkStats = {
@@ -163,7 +171,7 @@ export class PacketLink implements RawLink {
   }
 
   /** Open `name` (inside `opts.netns` if given). Throws RawLinkError. */
-  static open(name: string, opts: RawLinkOptions = {}): PacketLink {
+  static open(name: string, opts: PacketLinkOptions = {}): PacketLink {
     return withNetns(opts.netns, () => {
       const fd = openSocket();
       try {
@@ -176,7 +184,7 @@ export class PacketLink implements RawLink {
           throw new RawLinkError("ENETDOWN", `interface ${name} is down; bring it up with "ip link set ${name} up"`);
         }
         const mtu = interfaceMtu(fd, name);
-        attachAoeFilter(fd);
+        if (opts.filter ?? true) attachAoeFilter(fd);
         if (opts.ignoreOutgoing ?? true) {
           // Best effort: kernels before 4.20 lack it, and then we only see other
           // sockets' outgoing frames, which handlers must tolerate anyway.
@@ -184,7 +192,7 @@ export class PacketLink implements RawLink {
         }
         const link = new PacketLink(name, fd, index, mac, mtu, opts);
         link.#sizeBuffers();
-        bindTo(fd, index, name);
+        bindTo(fd, index, name, opts.protocol ?? ETHERTYPE_AOE);
         return link;
       } catch (e) {
         libc.close(fd);
