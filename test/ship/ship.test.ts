@@ -141,8 +141,26 @@ describe("the host binary alone (no node_modules, clean environment)", () => {
     expect(r.out + r.err).not.toContain("not in this build");
   });
 
+  test("every subcommand has --help with an example", async () => {
+    const { main } = await import("../../src/cli/main.ts");
+    const names = Object.keys((main.subCommands ?? {}) as Record<string, unknown>);
+    expect(names).toContain("demo");
+    const missing: string[] = [];
+    for (const name of names) {
+      const r = run([lonelyBin, name, "--help"], { cwd: lonely, env: env() });
+      const text = r.out + r.err;
+      if (r.code !== 0 || text.includes("not in this build")) missing.push(`${name}: no --help (exit ${r.code})`);
+      else if (!/example/i.test(text)) missing.push(`${name}: --help shows no example`);
+    }
+    expect(missing).toEqual([]);
+  });
+
   test("demo without root says it needs root and exits 1", () => {
     if (!isRoot) return; // as a plain user, the demo test below covers it
+    if (spawnSync(["sh", "-c", "command -v setpriv"], { stdout: "ignore" }).exitCode !== 0) {
+      console.log("SKIP demo as nobody: setpriv (util-linux) is not installed");
+      return;
+    }
     const r = run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", lonelyBin, "demo"], {
       cwd: "/",
       env: env(),
