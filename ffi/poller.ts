@@ -56,6 +56,17 @@ export class Poller {
   #handlerErrors = 0;
   /** called with exceptions thrown by handlers (default: ignored after counting) */
   onError: ((error: unknown) => void) | undefined;
+  /**
+   * called if the worker dies (it cannot start, say): the process is deaf from then
+   * on. Default: throw, so that the process fails loudly instead of idling.
+   */
+  onFatal: ((error: Error) => void) | undefined;
+  readonly #workerUrl: URL;
+
+  constructor(opts: { workerUrl?: URL } = {}) {
+    // A compiled binary finds this file only if the build embedded it (scripts/build.ts).
+    this.#workerUrl = opts.workerUrl ?? new URL("./poller-worker.ts", import.meta.url);
+  }
 
   get stats(): PollerStats {
     return { wakes: this.#wakes, handlerErrors: this.#handlerErrors, pollErrno: Atomics.load(this.#shared, POLL_ERRNO) };
@@ -117,12 +128,31 @@ export class Poller {
     worker.unref();
   }
 
+  #fail(error: Error): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#handlers.clear();
+    this.#worker?.unref();
+    if (this.onFatal) this.onFatal(error);
+    else throw error;
+  }
+
   #start(): void {
     if (this.#worker) return;
     this.#wake = new WakeFd();
     this.#shared[WAKE_FD] = this.#wake.readFd;
-    this.#worker = new Worker(new URL("./poller-worker.ts", import.meta.url));
-    this.#worker.postMessage(this.#shared.buffer);
+    const worker = new Worker(this.#workerUrl);
+    worker.addEventListener("error", (event) => {
+      const why = (event as ErrorEvent).message || String((event as ErrorEvent).error);
+      this.#fail(
+        new Error(
+          `the poller worker (${this.#workerUrl.pathname}) failed: ${why}` +
+            (why.includes("ModuleNotFound") ? " (a compiled binary must be built with ffi/poller-worker.ts as an entry point)" : ""),
+        ),
+      );
+    });
+    worker.postMessage(this.#shared.buffer);
+    this.#worker = worker;
   }
 
   /** Write the descriptor list for the worker and make it re-read it. */

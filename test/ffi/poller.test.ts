@@ -119,3 +119,14 @@ test("adding the same descriptor twice is refused", () => {
     p.close();
   }
 });
+
+test("a worker that cannot start is reported, not silently deaf", async () => {
+  const p = new Poller({ workerUrl: new URL("./no-such-worker.ts", import.meta.url) });
+  const fatal = Promise.withResolvers<Error>();
+  p.onFatal = fatal.resolve;
+  const [r] = pipe();
+  p.add(r, () => {});
+  const err = await Promise.race([fatal.promise, Bun.sleep(3000).then(() => undefined)]);
+  expect(err?.message).toContain("no-such-worker.ts");
+  expect(p.closed).toBe(true);
+});
