@@ -78,6 +78,10 @@ if [ -n "$binary" ]; then
 	binary=$(cd "$(dirname "$binary")" && pwd)/$(basename "$binary")
 fi
 
+if [ -z "$root" ] && [ "$(id -u)" != 0 ]; then
+	die "installing into the system needs root: sudo sh install.sh ... (or stage with --root DIR)"
+fi
+
 host_os=$(uname -s | tr 'A-Z' 'a-z')
 [ -n "$os" ] || os=$host_os
 case "$os" in
