@@ -100,6 +100,7 @@ describe.skipIf(!!why)("Linux aoe driver (kernel 6.1 in qemu) against the target
     }
     let bin = process.env.AOEDE_BIN;
     if (bin) {
+      bin = resolve(root, bin);
       label = `aoede serve (${bin})`;
     } else {
       buildDir = mkdtempSync(join(tmpdir(), "aoede-interop-bin-"));
