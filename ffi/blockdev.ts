@@ -7,33 +7,21 @@
  * - Buffers at a given alignment: O_DIRECT transfers need the memory address
  *   aligned to the device's logical block size (4096 covers every device).
  */
-import { dlopen, FFIType, ptr, read } from "bun:ffi";
+import { ptr } from "bun:ffi";
+import { lastError, libc } from "./libc.ts";
 
 /** _IOR(0x12, 114, size_t) on Linux */
-const BLKGETSIZE64 = 0x80081272n;
-
-let libc: ReturnType<typeof openLibc> | undefined;
-
-function openLibc() {
-  return dlopen("libc.so.6", {
-    // ioctl is variadic; (int, unsigned long, void*) is the x86-64/arm64 calling shape
-    ioctl: { args: [FFIType.i32, FFIType.u64, FFIType.ptr], returns: FFIType.i32 },
-    __errno_location: { args: [], returns: FFIType.ptr },
-  });
-}
+const BLKGETSIZE64 = 0x80081272;
 
 /** Size in bytes of the block device open on `fd`; throws with the errno on failure. */
 export function blockDeviceSize(fd: number): number {
   if (process.platform !== "linux") {
     throw new Error("block device size: only Linux is supported so far");
   }
-  libc ??= openLibc();
   const out = new BigUint64Array(new ArrayBuffer(8));
-  const rc = libc.symbols.ioctl(fd, BLKGETSIZE64, ptr(out));
-  if (rc !== 0) {
-    const errnoPtr = libc.symbols.__errno_location();
-    const errno = errnoPtr ? read.i32(errnoPtr, 0) : -1;
-    throw new Error(`ioctl(BLKGETSIZE64) failed (errno ${errno})`);
+  if (libc.ioctl(fd, BLKGETSIZE64, ptr(out)) !== 0) {
+    const e = lastError();
+    throw new Error(`ioctl(BLKGETSIZE64) failed: ${e.code} ${e.text}`);
   }
   return Number(out[0]);
 }

@@ -63,6 +63,8 @@ export const FIRMWARE_VERSION = 0x0001;
 
 /** Sends one frame; the buffer may be reused as soon as it returns. */
 export type SendFrame = (frame: Uint8Array) => void;
+/** Sends frames in one go (sendmmsg); the buffers may be reused as soon as it returns. */
+export type SendFrames = (frames: Uint8Array[]) => void;
 
 export interface ExportOptions {
   shelf: number;
@@ -81,6 +83,8 @@ export interface ExportOptions {
   state?: StateStore;
   tags?: TagTracker;
   send: SendFrame;
+  /** default: send one by one */
+  sendBatch?: SendFrames;
   /** warnings (storage errors, state saves that failed) */
   warn?: (message: string) => void;
 }
@@ -125,6 +129,20 @@ export class Export implements AtaDevice {
   private readonly state: StateStore | undefined;
   private readonly tags: TagTracker | undefined;
   private readonly send: SendFrame;
+  private readonly sendBatch: SendFrames;
+  /**
+   * Storage replies wait here and leave together: at the end of the loop's batch
+   * (flush() from onBatchEnd) or, for completions from the thread pool, once the
+   * completions of this turn of the event loop are in (setImmediate). Their slots
+   * are released after the send.
+   */
+  private readonly outbox: Uint8Array[] = [];
+  private readonly outboxSlots: IoSlot[] = [];
+  private flushScheduled = false;
+  private readonly flushSoon = () => {
+    this.flushScheduled = false;
+    this.flush();
+  };
   private readonly warn: (message: string) => void;
   /** replies built and sent on the spot: one buffer, reused */
   private readonly scratch: Uint8Array;
@@ -146,6 +164,7 @@ export class Export implements AtaDevice {
     this.state = o.state;
     this.tags = o.tags;
     this.send = o.send;
+    this.sendBatch = o.sendBatch ?? ((frames) => frames.forEach(o.send));
     this.warn = o.warn ?? (() => {});
     const frameLen = ATA_DATA_OFFSET + Math.max(this.maxSectors, 1) * SECTOR_SIZE;
     this.scratch = newFrame(Math.max(frameLen, CONFIG_STRING_OFFSET + MAX_CONFIG_LEN, HEADER_LEN + 4 + 255 * 8));
@@ -329,8 +348,25 @@ export class Export implements AtaDevice {
       },
       slot.frame,
     );
-    this.reply(slot.frame, end);
-    this.io.release(slot);
+    this.counters.replies++;
+    this.outbox.push(slot.frame.subarray(0, end));
+    this.outboxSlots.push(slot);
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(this.flushSoon);
+    }
+  }
+
+  /** Send the storage replies waiting in the outbox, then free their slots. */
+  flush(): void {
+    if (this.outbox.length === 0) return;
+    try {
+      this.sendBatch(this.outbox);
+    } finally {
+      this.outbox.length = 0;
+      for (const slot of this.outboxSlots) this.io.release(slot);
+      this.outboxSlots.length = 0;
+    }
   }
 
   private ataReply(h: Header, arg: AtaArg, status: number, error: number, sectorCount: number, data?: Uint8Array): void {

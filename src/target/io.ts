@@ -105,9 +105,11 @@ export class IoQueue {
     this.inFlight++;
     switch (slot.op) {
       case IoOp.Read:
+        if (this.storage.readNow(slot.lba, slot.count, slot.data)) return slot.done(null);
         this.storage.read(slot.lba, slot.count, slot.data, slot.done);
         break;
       case IoOp.Write:
+        if (this.storage.writeNow(slot.lba, slot.count, slot.data)) return slot.done(null);
         this.storage.write(slot.lba, slot.count, slot.data, slot.done);
         break;
       case IoOp.Flush:

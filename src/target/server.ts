@@ -122,6 +122,9 @@ function serveOn(cfg: ServeConfig, storage: Storage, link: RawLink): RunningExpo
     send: (frame) => {
       link.send(frame);
     },
+    sendBatch: (frames) => {
+      link.sendBatch(frames);
+    },
     warn: (m) => consola.warn(m),
   });
   if (state !== undefined && cfg.macs !== undefined) {
@@ -129,7 +132,11 @@ function serveOn(cfg: ServeConfig, storage: Storage, link: RawLink): RunningExpo
       consola.warn(`could not save state to ${state!.file}: ${(e as Error).message}`),
     );
   }
-  const detach = loop.attach(link, (frame) => exp.handle(frame));
+  const detach = loop.attach(
+    link,
+    (frame) => exp.handle(frame),
+    () => exp.flush(),
+  );
   exp.announce();
   let stopping: Promise<void> | undefined;
   return {

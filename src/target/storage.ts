@@ -2,14 +2,17 @@
  * The exported file or block device: open it once, know its size in sectors, and
  * move sectors in and out of it asynchronously.
  *
- * Every transfer goes through node:fs's callback API on a descriptor, which Bun
- * runs on its thread pool: the event loop never waits for the disk, and many
- * transfers are in flight at once (the caller bounds how many). FLUSH is
- * fdatasync, for real: the reply to an ATA FLUSH CACHE leaves only once the data
- * is on stable storage.
+ * A transfer is first tried with RWF_NOWAIT (ffi/fileio.ts): data in the page
+ * cache moves at once, on the loop's thread, without a thread hop. Anything that
+ * would wait for the disk goes through node:fs's callback API, which Bun runs on
+ * its thread pool: the event loop never waits for the disk, and many transfers
+ * are in flight at once (the caller bounds how many). FLUSH is fdatasync, for
+ * real: the reply to an ATA FLUSH CACHE leaves only once the data is on stable
+ * storage.
  */
 import fs from "node:fs";
 import { blockDeviceSize } from "../../ffi/blockdev.ts";
+import { nowaitAvailable, readNowait, UNSUPPORTED, writeNowait } from "../../ffi/fileio.ts";
 
 export const SECTOR_SIZE = 512;
 
@@ -41,6 +44,13 @@ export type IoDone = (err: NodeJS.ErrnoException | null) => void;
 
 export class Storage {
   private closed = false;
+  /**
+   * Try RWF_NOWAIT first? Not with O_DIRECT (a direct transfer waits for the device
+   * even with NOWAIT) nor, for writes, O_SYNC (every write waits by definition);
+   * switched off for good the first time the kernel says it cannot.
+   */
+  private nowaitReads: boolean;
+  private nowaitWrites: boolean;
 
   private constructor(
     readonly path: string,
@@ -53,7 +63,10 @@ export class Storage {
     readonly readOnly: boolean,
     readonly direct: boolean,
     readonly sync: boolean,
-  ) {}
+  ) {
+    this.nowaitReads = nowaitAvailable && !direct;
+    this.nowaitWrites = nowaitAvailable && !direct && !sync && !readOnly;
+  }
 
   /** Open synchronously at start-up; throws StorageError with a message that says what to do. */
   static open(o: StorageOptions): Storage {
@@ -103,6 +116,29 @@ export class Storage {
       if (e instanceof StorageError) throw e;
       throw new StorageError(`cannot size ${o.path}: ${(e as Error).message}`);
     }
+  }
+
+  /**
+   * Read now if the data is cached: true when `into` holds the sectors, false when
+   * the caller must use read() instead (nothing to undo then).
+   */
+  readNow(lba: number, count: number, into: Uint8Array): boolean {
+    if (!this.nowaitReads) return false;
+    const length = count * SECTOR_SIZE;
+    const n = readNowait(this.fd, into, 0, length, this.base + lba * SECTOR_SIZE);
+    if (n === length) return true;
+    if (n === UNSUPPORTED) this.nowaitReads = false;
+    return false; // would block, short (EOF or partly cached), or failed: read() sorts it out
+  }
+
+  /** Write now if the page cache takes it without waiting; false: use write(). */
+  writeNow(lba: number, count: number, from: Uint8Array): boolean {
+    if (!this.nowaitWrites) return false;
+    const length = count * SECTOR_SIZE;
+    const n = writeNowait(this.fd, from, 0, length, this.base + lba * SECTOR_SIZE);
+    if (n === length) return true;
+    if (n === UNSUPPORTED) this.nowaitWrites = false;
+    return false; // a partial write is simply done again in full by write()
   }
 
   /** Read `count` sectors at `lba` into `into` (at least count*512 bytes). Holes and bytes past EOF read as zeroes. */

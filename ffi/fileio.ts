@@ -1,0 +1,68 @@
+/**
+ * File transfers that complete now or not at all: preadv2/pwritev2 with
+ * RWF_NOWAIT. When the data is in the page cache (a read) or the page cache can
+ * take it without waiting (a buffered write), the call finishes in about a
+ * microsecond on the calling thread; when it would have to wait for the disk it
+ * fails with EAGAIN instead of blocking. The target tries this first and hands
+ * only the EAGAIN cases to the thread pool, so that cached I/O costs no thread
+ * hop and the event loop still never waits for a disk.
+ *
+ * Linux only (RWF_NOWAIT appeared in 4.14 for reads; buffered writes honour it on
+ * recent kernels, others answer EAGAIN or EOPNOTSUPP, which just means "go async").
+ */
+import { dlopen, ptr } from "bun:ffi";
+import { errno, LIBC_PATH } from "./libc.ts";
+import { Errno } from "./errno.ts";
+
+const RWF_NOWAIT = 0x00000008;
+
+const lib =
+  process.platform === "linux"
+    ? dlopen(LIBC_PATH, {
+        preadv2: { args: ["i32", "ptr", "i32", "i64", "i32"], returns: "i32" },
+        pwritev2: { args: ["i32", "ptr", "i32", "i64", "i32"], returns: "i32" },
+      })
+    : undefined;
+
+/** One iovec, reused: {base u64, len u64} written as 32-bit halves (no BigInt per call). */
+const iov = new Uint32Array(new ArrayBuffer(16));
+const iovPtr = ptr(iov);
+
+function setIov(buf: Uint8Array, at: number, length: number): void {
+  const p = ptr(buf) + at;
+  iov[0] = p % 0x100000000;
+  iov[1] = Math.floor(p / 0x100000000);
+  iov[2] = length;
+  iov[3] = 0;
+}
+
+/** Result of a non-blocking attempt: bytes moved, or that it would block / is unsupported. */
+export const WOULD_BLOCK = -1;
+export const UNSUPPORTED = -2;
+/** any other failure: leave it to the ordinary (blocking, thread-pool) path to report */
+export const FAILED = -3;
+
+function outcome(n: number): number {
+  if (n >= 0) return n;
+  const e = errno();
+  if (e === Errno.EAGAIN) return WOULD_BLOCK;
+  if (e === Errno.EOPNOTSUPP || e === Errno.ENOSYS || e === Errno.EINVAL) return UNSUPPORTED;
+  return FAILED;
+}
+
+/** True where RWF_NOWAIT transfers can be attempted at all. */
+export const nowaitAvailable = lib !== undefined;
+
+/** pread `length` bytes at `position` into buf[at..], only if no wait is needed. */
+export function readNowait(fd: number, buf: Uint8Array, at: number, length: number, position: number): number {
+  if (lib === undefined) return UNSUPPORTED;
+  setIov(buf, at, length);
+  return outcome(lib.symbols.preadv2(fd, iovPtr, 1, position, RWF_NOWAIT));
+}
+
+/** pwrite `length` bytes from buf[at..] at `position`, only if no wait is needed. */
+export function writeNowait(fd: number, buf: Uint8Array, at: number, length: number, position: number): number {
+  if (lib === undefined) return UNSUPPORTED;
+  setIov(buf, at, length);
+  return outcome(lib.symbols.pwritev2(fd, iovPtr, 1, position, RWF_NOWAIT));
+}
