@@ -563,6 +563,12 @@ export class Initiator {
       last.live = false;
       path.outstanding--;
     }
+    const r = f.req;
+    if (r instanceof CommandRequest && r.spec.onDeadline) {
+      // Silence is an answer here (Query Config test): resend, but blame neither path nor window.
+      this.transmit(t, f, t.paths.pick(now, path) ?? path, now);
+      return;
+    }
     const wasFailing = path.failing;
     path.timedOut(now);
     if (!wasFailing && path.failing) {

@@ -31,3 +31,39 @@ export function formatStatRow(r: StatRow): string {
 export function formatStatTable(rows: readonly StatRow[]): string {
   return rows.map((r) => formatStatRow(r) + "\n").join("");
 }
+
+/** One row of `discover`: a target and what its Query Config reply said. */
+export interface DiscoverRow {
+  name: string;
+  bufferCount: number;
+  firmware: number;
+  /** sectors per frame it advertised */
+  sectors: number;
+  /** "iface=target MAC" per path */
+  paths: string[];
+  config: string;
+}
+
+/**
+ * `discover`'s table: a header, then one row per target. The config string is
+ * printed as JSON text when it holds anything but printable ASCII, so that one
+ * target is always one line.
+ */
+export function formatDiscoverTable(rows: readonly DiscoverRow[]): string {
+  const pathsWidth = Math.max(5, ...rows.map((r) => r.paths.join(",").length));
+  const line = (c: string[]) =>
+    `${c[0]!.padEnd(11)} ${c[1]!.padStart(6)} ${c[2]!.padStart(4)} ${c[3]!.padStart(7)}  ${c[4]!.padEnd(pathsWidth)}  ${c[5]!}`.trimEnd() + "\n";
+  let out = line(["TARGET", "BUFCNT", "FW", "SECTORS", "PATHS", "CONFIG"]);
+  for (const r of rows) {
+    const printable = /^[\x20-\x7e]*$/.test(r.config);
+    out += line([
+      r.name,
+      String(r.bufferCount),
+      (r.firmware & 0xffff).toString(16).padStart(4, "0"),
+      String(r.sectors),
+      r.paths.join(","),
+      printable ? r.config : JSON.stringify(r.config),
+    ]);
+  }
+  return out;
+}

@@ -1,0 +1,20 @@
+/**
+ * `aoede discover [-i IFACE ...] [--timeout MS] [--json]`: broadcast Query
+ * Config on each interface, gather replies for --timeout ms, one row per
+ * target (paths merged by shelf.slot).
+ */
+import { defineCommand } from "citty";
+import { commonArgs, commonOptions, jsonArg, runCommand } from "../initiator/cliutil.ts";
+import { formatDiscoverTable } from "../initiator/table.ts";
+import { discoverRow, discoveredJson } from "../initiator/views.ts";
+
+export default defineCommand({
+  meta: { name: "discover", description: "Find AoE targets: Query Config broadcast on each interface" },
+  args: { ...commonArgs, ...jsonArg },
+  run: ({ args, rawArgs }) =>
+    runCommand("discover", () => commonOptions(args, rawArgs), async (s, o) => {
+      const targets = await s.discover(o.timeoutMs);
+      if (args.json) process.stdout.write(JSON.stringify(targets.map(discoveredJson), null, 2) + "\n");
+      else process.stdout.write(formatDiscoverTable(targets.map(discoverRow)));
+    }),
+});
