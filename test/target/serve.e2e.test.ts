@@ -170,10 +170,14 @@ describe.skipIf(!enabled)("serve over veth", () => {
     expect(last.data.subarray(0, 512)).toEqual(sector(0xee));
     expect(readDisk(disk, BIG_SECTORS - 1)).toEqual(sector(0xee));
     // past the end: IDNF, for reads and writes, nothing written
-    for (const frame of [readFrame(at, 0, BIG_SECTORS, 1), readFrame(at, 0, BIG_SECTORS - 1, 2), writeFrame(at, 0, BIG_SECTORS - 1, sector(1, 2))]) {
+    const pastEnd = [
+      (tag: number) => readFrame(at, tag, BIG_SECTORS, 1),
+      (tag: number) => readFrame(at, tag, BIG_SECTORS - 1, 2),
+      (tag: number) => writeFrame(at, tag, BIG_SECTORS - 1, sector(1, 2)),
+    ];
+    for (const build of pastEnd) {
       t = client.tag();
-      frame.set([t >>> 24, (t >>> 16) & 255, (t >>> 8) & 255, t & 255], 20);
-      const e = await w(frame, t);
+      const e = await w(build(t), t);
       expect(e.cmdStatus).toBe(0x41);
       expect(e.errFeature).toBe(AtaErrorBit.Idnf);
     }
@@ -264,10 +268,14 @@ describe.skipIf(!enabled)("serve over veth", () => {
     );
     expect(add.mask().merror).toBe(0);
     expect(add.mask().directives.map((d) => d.mac)).toEqual([m2, me, m3]);
-    for (const frame of [configFrame(stranger, 0, ConfigCmd.Read), readFrame(stranger, 0, 0, 1), maskFrame(stranger, 0, MacMaskCmd.Read)]) {
+    const fromStranger = [
+      (tag: number) => configFrame(stranger, tag, ConfigCmd.Read),
+      (tag: number) => readFrame(stranger, tag, 0, 1),
+      (tag: number) => maskFrame(stranger, tag, MacMaskCmd.Read),
+    ];
+    for (const build of fromStranger) {
       t = client.tag();
-      frame.set([t >>> 24, (t >>> 16) & 255, (t >>> 8) & 255, t & 255], 20);
-      await client.expectSilence(frame, t, 150);
+      await client.expectSilence(build(t), t, 150);
     }
     t = client.tag();
     expect((await client.ask(readFrame({ ...at, src: m3 }, t, 0, 1), t)).h.error).toBe(0);
