@@ -97,6 +97,13 @@ function serveOn(cfg: ServeConfig, storage: Storage, link: RawLink): RunningExpo
       throw new ServeError(`cannot use state directory ${cfg.stateDir}: ${(e as Error).message}`);
     }
   }
+  let sendFailures = 0;
+  const sendFailed = (e: unknown) => {
+    sendFailures++;
+    if (sendFailures <= 5 || sendFailures % 10000 === 0) {
+      consola.warn(`sending on ${link.name} failed (${sendFailures} so far): ${(e as Error).message}`);
+    }
+  };
   // -m on the command line is the operator's word now; otherwise the saved list
   const access = new AccessControl(cfg.macs ?? saved?.masks ?? [], saved?.reservation ?? []);
   const loop = sharedLoop();
@@ -119,11 +126,21 @@ function serveOn(cfg: ServeConfig, storage: Storage, link: RawLink): RunningExpo
     config: saved?.config ?? new Uint8Array(0),
     state,
     tags: cfg.tagTracking === "off" ? undefined : new TagTracker(cfg.tagTracking, Math.max(256, cfg.bufcnt * 8)),
+    // A send that fails for good (the interface vanished, say) must not take the
+    // process down from inside a storage callback: warn, and the initiator resends.
     send: (frame) => {
-      link.send(frame);
+      try {
+        link.send(frame);
+      } catch (e) {
+        sendFailed(e);
+      }
     },
     sendBatch: (frames) => {
-      link.sendBatch(frames);
+      try {
+        link.sendBatch(frames);
+      } catch (e) {
+        sendFailed(e);
+      }
     },
     warn: (m) => consola.warn(m),
   });
@@ -180,7 +197,13 @@ export async function serve(cfg: ServeConfig): Promise<number> {
       (cfg.stateDir ? `, state in ${cfg.stateDir}` : "") +
       ` [aoede ${VERSION} on ${os.hostname()}]`,
   );
-  const onUsr1 = () => consola.info(formatCounters(name, exp.counters, exp.busy));
+  const onUsr1 = () => {
+    const l = link.stats;
+    consola.info(
+      `${formatCounters(name, exp.counters, exp.busy)}; link ${link.name}: ${l.received} received, ${l.sent} sent, ` +
+        `${l.sendDropped} send drops, ${link.kernelDrops()} kernel receive drops`,
+    );
+  };
   process.on("SIGUSR1", onUsr1);
   return await new Promise<number>((resolve) => {
     let signalled = false;
