@@ -571,7 +571,7 @@ export class Initiator {
     }
     const wasFailing = path.failing;
     path.timedOut(now);
-    if (!wasFailing && path.failing) {
+    if (!wasFailing && path.failing && t.paths.size > 1) {
       this.log(`${t.name}: path ${path.netlink.name} -> ${hex(path.targetMac)} is failing; avoiding it`);
     }
     t.window.lost(now, path.rtt.timeoutMs());

@@ -32,7 +32,7 @@ export class Path {
   /** failing paths are probed again from this time on (ms) */
   private retryAt = 0;
   private probeDelay = PROBE_FIRST_MS;
-  private lastBackoffAt = Number.NEGATIVE_INFINITY;
+  private lastTimeoutAt = Number.NEGATIVE_INFINITY;
   /** the target's sector count as advertised on this path (its MTU there) */
   targetSectors: number;
 
@@ -69,12 +69,12 @@ export class Path {
   }
 
   timedOut(now: number): void {
-    // Back off once per timer period, not once per frame: a burst of frames
-    // lost together is one event.
-    if (now - this.lastBackoffAt >= this.rtt.timeoutMs()) {
-      this.rtt.timedOut();
-      this.lastBackoffAt = now;
-    }
+    // Count once per timer period, not once per frame: a window of frames
+    // overdue together (a stall here or at the target) is one event, and a
+    // path fails only after FAIL_AFTER periods without a single reply.
+    if (now - this.lastTimeoutAt < this.rtt.timeoutMs()) return;
+    this.lastTimeoutAt = now;
+    this.rtt.timedOut();
     this.consecutiveTimeouts++;
     if (this.failing) {
       this.retryAt = now + this.probeDelay;

@@ -52,11 +52,14 @@ describe("PathSet", () => {
     const s = new PathSet();
     const p0 = s.add(new NetLink(fakeLink("eth0")), macA, 2);
     const p1 = s.add(new NetLink(fakeLink("eth1")), macA, 2);
-    for (let i = 0; i < FAIL_AFTER; i++) p0.timedOut(0);
+    p0.timedOut(0);
+    p0.timedOut(1); // same timer period: one event
+    expect(p0.consecutiveTimeouts).toBe(1);
+    for (let i = 1; i < FAIL_AFTER; i++) p0.timedOut(i * 10_000);
     expect(p0.failing).toBe(true);
-    for (let i = 0; i < 6; i++) expect(s.pick(1)).toBe(p1);
+    for (let i = 0; i < 6; i++) expect(s.pick(20_001)).toBe(p1);
     // due for a probe later, only while nothing else is outstanding on it
-    const later = 10_000;
+    const later = 40_000;
     const picks = new Set([s.pick(later), s.pick(later)]);
     expect(picks.has(p0)).toBe(true);
     p0.outstanding = 1;
@@ -70,11 +73,11 @@ describe("PathSet", () => {
     const s = new PathSet();
     const p0 = s.add(new NetLink(fakeLink("eth0")), macA, 2);
     const p1 = s.add(new NetLink(fakeLink("eth1")), macA, 2);
-    for (let i = 0; i < FAIL_AFTER; i++) p0.timedOut(0);
-    for (let i = 0; i < FAIL_AFTER; i++) p1.timedOut(5);
+    for (let i = 0; i < FAIL_AFTER; i++) p0.timedOut(i * 10_000);
+    for (let i = 0; i < FAIL_AFTER; i++) p1.timedOut(5 + i * 10_000);
     p0.outstanding = 1;
     p1.outstanding = 1;
-    expect(s.pick(1)).toBe(p0);
+    expect(s.pick(20_010)).toBe(p0);
   });
 
   test("frame size is the smaller of the MTU's and the target's sector count", () => {
