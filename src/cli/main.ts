@@ -26,6 +26,7 @@ export const main = defineCommand({
     read: lazy(() => import("./read.ts")),
     write: lazy(() => import("./write.ts")),
     demo: lazy(() => import("./demo.ts")),
+    bench: lazy(() => import("./bench.ts")),
   },
 });
 
