@@ -327,7 +327,8 @@ async function startTarget(k: TargetKind, store: Store, file: string, w: VethWor
     stdin: "ignore",
     stdout: "pipe",
     stderr: "pipe",
-    env: { ...process.env, NO_COLOR: "1", PATH: `${process.env.PATH}:/usr/sbin:/sbin` },
+    // consola stays quiet under NODE_ENV=test (bun test): the start-up line is how we know it serves
+    env: { ...process.env, NODE_ENV: "production", CONSOLA_LEVEL: "3", NO_COLOR: "1", PATH: `${process.env.PATH}:/usr/sbin:/sbin` },
   });
   children.add(proc);
   let out = "";
