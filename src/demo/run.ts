@@ -12,7 +12,6 @@ import { mkdtempSync, openSync, closeSync, ftruncateSync, readSync, rmSync } fro
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { formatMac } from "../aoe/mac.ts";
-import { SECTOR_SIZE } from "../aoe/constants.ts";
 import { openRawLink, type RawLink } from "../../ffi/rawlink.ts";
 import { sharedLoop } from "../net/loop.ts";
 import { parseServeArgs } from "../target/config.ts";
@@ -20,8 +19,8 @@ import { startExport, type RunningExport } from "../target/server.ts";
 import { Initiator } from "../initiator/engine.ts";
 import { discover } from "../initiator/discover.ts";
 import { readRange, writeRange } from "../initiator/io.ts";
-import { formatStatTable, type StatRow } from "../initiator/table.ts";
-import type { Target } from "../initiator/target.ts";
+import { formatStatTable } from "../initiator/table.ts";
+import { statRow } from "../initiator/views.ts";
 import { makeVethWorld, netnsUnavailable, sweepStale, type VethWorld } from "./netns.ts";
 
 export interface DemoOptions {
@@ -97,6 +96,7 @@ export class Teardown {
 
 const MB = 1e6;
 const mbps = (bytes: number, ms: number) => `${(bytes / MB / (ms / 1000)).toFixed(1)} MB/s`;
+const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
 const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
 
 function randomBytes(n: number): Uint8Array {
@@ -128,16 +128,6 @@ function sha256OfFile(path: string, length: number): string {
     closeSync(fd);
   }
   return h.digest("hex");
-}
-
-function statRow(t: Target): StatRow {
-  return {
-    name: t.name,
-    sizeBytes: t.sizeBytes,
-    interfaces: t.netlinks().map((nl) => nl.name),
-    payload: t.maxSectors() * SECTOR_SIZE,
-    state: "up",
-  };
 }
 
 /**
@@ -246,14 +236,14 @@ export async function runDemo(opts: DemoOptions, teardown: Teardown): Promise<vo
   );
 
   out("stat");
-  out(formatStatTable([statRow(target)]).trimEnd());
+  out(formatStatTable([statRow(target, true)]).trimEnd());
   const c = running.exp.counters;
   out(
     `  target: ${c.received} frames in, ${c.replies} replies, ${c.writes} writes, ${c.reads} reads, ` +
       `${c.ataErrors + c.aoeErrors + c.ioErrors} errors`,
   );
   const resent = target.paths.paths.reduce((n, p) => n + p.resent, 0);
-  out(`  initiator: ${resent} frames resent, ${ini.unmatchedReplies} stray replies`);
+  out(`  initiator: ${plural(resent, "frame")} resent, ${plural(ini.unmatchedReplies, "stray reply", "stray replies")}`);
   for (const n of notices) out(`  note: ${n}`);
 
   if (!match) throw new Error("the data read back is not the data written");
