@@ -159,6 +159,9 @@ export async function build(opts: { only?: string[]; outdir?: string; strict?: b
         minify: true,
         bytecode: true,
         sourcemap: "linked",
+        // Never inherit the building shell's NODE_ENV: built under `bun test`
+        // (NODE_ENV=test), consola would log only warnings in the product.
+        define: { "process.env.NODE_ENV": JSON.stringify("production") },
         plugins: opts.strict ? [] : [missingSubcommands(missing)],
         compile: {
           ...(t.bunTarget ? { target: t.bunTarget as Bun.Build.CompileTarget } : {}),

@@ -18,10 +18,12 @@ import {
   rmSync,
   statSync,
   chmodSync,
+  truncateSync,
   writeFileSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { canUseNetns, makeVethWorld } from "../../src/demo/netns.ts";
 
 const repo = resolve(import.meta.dir, "../..");
 const dist = join(repo, "dist");
@@ -154,6 +156,35 @@ describe("the host binary alone (no node_modules, clean environment)", () => {
     }
     expect(missing).toEqual([]);
   });
+
+  test("serve logs its start-up line and its exit with output to a file, as under systemd", async () => {
+    if (!canUseNetns()) {
+      console.log("SKIP serve logging: needs root and iproute2");
+      return;
+    }
+    const w = makeVethWorld("shp");
+    const img = join(lonely, "..", `aoede-ship-${process.pid}.img`);
+    try {
+      writeFileSync(img, new Uint8Array(0));
+      truncateSync(img, 8 * 2 ** 20);
+      const p = Bun.spawn([...w.prefix(w.nsA), lonelyBin, "serve", "9", "0", w.ifA, img], {
+        cwd: lonely,
+        env: { PATH: cleanPath },
+        stdout: "pipe",
+        stderr: "pipe",
+      });
+      await Bun.sleep(1500);
+      p.kill("SIGTERM");
+      const code = await p.exited;
+      const text = (await new Response(p.stdout).text()) + (await new Response(p.stderr).text());
+      expect(code).toBe(0);
+      expect(text).toContain("e9.0, 16384 sectors");
+      expect(text).toContain("SIGTERM");
+    } finally {
+      w.dispose();
+      rmSync(img, { force: true });
+    }
+  }, 20_000);
 
   test("demo without root says it needs root and exits 1", () => {
     if (!isRoot) return; // as a plain user, the demo test below covers it
