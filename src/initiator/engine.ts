@@ -6,9 +6,17 @@
  * frames per interface, flush() hands each interface's batch to sendBatch. The
  * loop calls onFrame for every AoE frame that arrives and onBatchEnd after each
  * batch, where replies have freed window room and the engine pumps again. A
- * timer ticks every TICK_MS while anything is in flight: it first drains the
- * links (replies that arrived while the loop was busy are not timeouts), then
- * resends what timed out and fails what passed its deadline.
+ * timer ticks every TICK_MS while anything is in flight: it resends what is
+ * lost and fails what passed its deadline.
+ *
+ * A frame is lost when its resend timeout (rtt.ts) expires, or earlier, when
+ * a frame sent after it on the same path has been answered and it has been
+ * out longer than the round trip plus a reordering allowance (the RACK idea,
+ * RFC 8985). On a LAN the round trip is a fraction of a millisecond while the
+ * timeout is at least 10 ms, so with random loss this detects most losses ten
+ * times sooner; a lone lost frame at the end still waits for the timeout.
+ * Such a loss says the path works (later frames got through): it shrinks the
+ * window but does not count against the path.
  */
 import type { RawLink } from "../../ffi/rawlink.ts";
 import { AtaCmd, AtaErrorBit, AtaFlag, AtaStatus, AOE_VERSION, Command, Flag, SECTOR_SIZE } from "../aoe/constants.ts";
@@ -377,7 +385,7 @@ export class Initiator {
       return;
     }
     const now = performance.now();
-    tx.path.replied(now - tx.sentAt);
+    tx.path.replied(now - tx.sentAt, tx.sentAt);
     if (tx.live) {
       tx.live = false;
       tx.path.outstanding--;
@@ -499,8 +507,7 @@ export class Initiator {
       if (t.inflight.size === 0) continue;
       busy = true;
       for (const f of t.inflight) {
-        const last = f.last;
-        if (now - last.sentAt >= last.path.rtt.timeoutMs() || now - f.firstSentAt >= this.deadlineOf(f)) {
+        if (lossOf(f, now) !== undefined || now - f.firstSentAt >= this.deadlineOf(f)) {
           overdue = true;
           break;
         }
@@ -547,16 +554,20 @@ export class Initiator {
           }
           continue;
         }
-        const last = f.last;
-        if (now - last.sentAt >= last.path.rtt.timeoutMs()) this.timeout(t, f, now);
+        const loss = lossOf(f, now);
+        if (loss !== undefined) this.timeout(t, f, now, loss);
       }
       this.pump(t);
     }
     this.flush_();
   }
 
-  /** The last transmission of `f` went unanswered: count it, shrink the window, resend elsewhere. */
-  private timeout(t: Target, f: Frame, now: number): void {
+  /**
+   * The last transmission of `f` is lost: count it, shrink the window, resend
+   * (on another path when there is one). Only a timeout ("rto") counts against
+   * the path; a loss detected because later frames were answered ("rack") does not.
+   */
+  private timeout(t: Target, f: Frame, now: number, loss: Loss): void {
     const last = f.last;
     const path = last.path;
     if (last.live) {
@@ -570,7 +581,7 @@ export class Initiator {
       return;
     }
     const wasFailing = path.failing;
-    path.timedOut(now);
+    if (loss === "rto") path.timedOut(now);
     if (!wasFailing && path.failing && t.paths.size > 1) {
       this.log(`${t.name}: path ${path.netlink.name} -> ${hex(path.targetMac)} is failing; avoiding it`);
     }
@@ -602,6 +613,24 @@ export class Initiator {
   get inflightTags(): number {
     return this.byTag.size;
   }
+}
+
+type Loss = "rto" | "rack";
+
+/** Least time (ms) a frame must be out, beyond the round trip, before later replies declare it lost. */
+const REORDER_MIN_MS = 1;
+
+/** Whether the last transmission of `f` is lost by now, and how we know. */
+function lossOf(f: Frame, now: number): Loss | undefined {
+  const last = f.last;
+  const path = last.path;
+  const age = now - last.sentAt;
+  if (age >= path.rtt.timeoutMs()) return "rto";
+  if (last.sentAt < path.latestAnsweredSentAt && path.rtt.samples > 0) {
+    const srtt = path.rtt.srtt;
+    if (age >= srtt + Math.max(REORDER_MIN_MS, srtt / 4)) return "rack";
+  }
+  return undefined;
 }
 
 function hex(mac: Uint8Array): string {

@@ -61,7 +61,11 @@ export class Path {
     return now >= this.retryAt && this.outstanding === 0;
   }
 
-  replied(rttMs: number): void {
+  /** send time of the latest-sent transmission that was answered (for loss detection) */
+  latestAnsweredSentAt = Number.NEGATIVE_INFINITY;
+
+  replied(rttMs: number, sentAt?: number): void {
+    if (sentAt !== undefined && sentAt > this.latestAnsweredSentAt) this.latestAnsweredSentAt = sentAt;
     this.replies++;
     this.rtt.sample(rttMs);
     this.consecutiveTimeouts = 0;
