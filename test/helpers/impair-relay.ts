@@ -4,10 +4,11 @@
  * dropping, duplicating and reordering some on the way. Run it inside the
  * middle namespace:
  *
- *   ip netns exec NS bun test/helpers/impair-relay.ts IF1 IF2 [--drop P] [--dup P] [--reorder P] [--seed N]
+ *   ip netns exec NS bun test/helpers/impair-relay.ts IF1 IF2 [--drop P] [--dup P] [--reorder P] [--seed N] [--max-len N]
  *
  * P are probabilities per frame (default 0.1 drop, 0.02 duplicate, 0.02
- * reorder). A reordered frame is held back and sent after the next frame on
+ * reorder). --max-len drops every frame longer than N bytes (a switch in the
+ * middle that does not pass jumbo frames). A reordered frame is held back and sent after the next frame on
  * the same link (or after 2 ms if none comes). The random generator is seeded,
  * so a failure can be replayed. It prints "ready" once both links are open, and
  * its counters as JSON on stdout when SIGTERM or SIGINT stops it.
@@ -20,6 +21,8 @@ import { EventLoop } from "../../src/net/loop.ts";
 
 export interface RelayCounters {
   forwarded: number;
+  /** dropped for --max-len */
+  tooLong: number;
   dropped: number;
   duplicated: number;
   reordered: number;
@@ -39,6 +42,8 @@ function rng(seed: number): () => number {
 }
 
 export interface RelayOptions {
+  /** longest frame passed, bytes */
+  maxLen: number;
   drop: number;
   dup: number;
   reorder: number;
@@ -47,7 +52,7 @@ export interface RelayOptions {
 
 /** Forwards between `a` and `b` on `loop` until the returned stop() is called. */
 export function relay(loop: EventLoop, a: RawLink, b: RawLink, o: RelayOptions): { counters: RelayCounters; stop: () => void } {
-  const counters: RelayCounters = { forwarded: 0, dropped: 0, duplicated: 0, reordered: 0 };
+  const counters: RelayCounters = { forwarded: 0, tooLong: 0, dropped: 0, duplicated: 0, reordered: 0 };
   const random = rng(o.seed);
   const held = new Map<RawLink, { frame: Uint8Array; timer: ReturnType<typeof setTimeout> }>();
   const release = (out: RawLink) => {
@@ -58,6 +63,10 @@ export function relay(loop: EventLoop, a: RawLink, b: RawLink, o: RelayOptions):
     loop.queueSend(out, h.frame);
   };
   const forward = (frame: Uint8Array, out: RawLink) => {
+    if (frame.length > o.maxLen) {
+      counters.tooLong++;
+      return;
+    }
     const r = random();
     if (r < o.drop) {
       counters.dropped++;
@@ -168,10 +177,10 @@ if (import.meta.main) {
     if (!Number.isFinite(v)) throw new Error(`--${name} needs a number`);
     return v;
   };
-  const o = { drop: opt("drop", 0.1), dup: opt("dup", 0.02), reorder: opt("reorder", 0.02), seed: opt("seed", 1) };
+  const o = { maxLen: opt("max-len", Number.POSITIVE_INFINITY), drop: opt("drop", 0.1), dup: opt("dup", 0.02), reorder: opt("reorder", 0.02), seed: opt("seed", 1) };
   const [if1, if2] = args;
   if (!if1 || !if2) {
-    process.stderr.write("usage: impair-relay.ts IF1 IF2 [--drop P] [--dup P] [--reorder P] [--seed N]\n");
+    process.stderr.write("usage: impair-relay.ts IF1 IF2 [--drop P] [--dup P] [--reorder P] [--seed N] [--max-len N]\n");
     process.exit(2);
   }
   const a = openRawLink(if1, { bufferFrames: 4096 });
