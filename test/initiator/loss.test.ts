@@ -19,7 +19,7 @@ describe.skipIf(!(canUseNetns() && haveVblade()))("10 % loss, duplicates and reo
   let img: Image;
   let vb: RunningVblade;
   let relay: ReturnType<typeof Bun.spawn>;
-  let relayOut: ReadableStreamDefaultReader<Uint8Array>;
+  let relayOut: { read(): Promise<{ done: boolean; value?: Uint8Array }> };
 
   beforeAll(async () => {
     w = makeRelayWorld("los");
