@@ -6,7 +6,8 @@
  * A slot owns one reply frame, allocated once and reused for every request it
  * carries: a read lands straight in the reply's data area, a write's data is
  * copied there from the receive buffer (which the link reuses on its next
- * receive). The data area is 4096-aligned so that O_DIRECT works as is.
+ * receive). With O_DIRECT the data area is 4096-aligned so that the kernel takes
+ * it as is; otherwise a cache line is enough and saves 8 KiB per slot.
  */
 import { ATA_DATA_OFFSET } from "../aoe/index.ts";
 import { alignedBytes } from "../../ffi/blockdev.ts";
@@ -37,8 +38,8 @@ export class IoSlot {
   /** storage completion, bound once per slot */
   readonly done: IoDone;
 
-  constructor(frameLen: number, queue: IoQueue) {
-    this.frame = alignedBytes(frameLen, 4096, ATA_DATA_OFFSET);
+  constructor(frameLen: number, alignment: number, queue: IoQueue) {
+    this.frame = alignedBytes(frameLen, alignment, ATA_DATA_OFFSET);
     this.data = this.frame.subarray(ATA_DATA_OFFSET);
     this.done = (err) => queue.finished(this, err);
   }
@@ -68,7 +69,7 @@ export class IoQueue {
     if (slot !== undefined) return slot;
     if (this.allocated >= this.maxSlots) return undefined;
     this.allocated++;
-    return new IoSlot(this.frameLen, this);
+    return new IoSlot(this.frameLen, this.storage.direct ? 4096 : 64, this);
   }
 
   /** Start the slot's operation now if fewer than maxInFlight run, else queue it. */

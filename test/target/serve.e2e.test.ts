@@ -359,6 +359,27 @@ describe.skipIf(!enabled)("serve options", () => {
     expect(readDisk(disk, 10)).toEqual(sector(0));
   }, 15_000);
 
+  test("-d -s: O_DIRECT and O_SYNC transfers, FLUSH", async () => {
+    const disk = sparseDisk("direct.img", 2048);
+    writeDisk(disk, 40, sector(0x40, 2));
+    const p = await serve(["-d", "-s", "-b", "8", "8", "7", world.ifA, disk], 8, 7); // 8 at the disk, 8 waiting: 12 fit
+    expect(p.output()).toMatch(/O_RDWR\|O_DIRECT\|O_SYNC/);
+    const at = client.to(mac(world.macA), 8, 7);
+    let t = client.tag();
+    expect((await client.ask(readFrame(at, t, 40, 2), t)).ata().data.subarray(0, 1024)).toEqual(sector(0x40, 2));
+    const tags: number[] = [];
+    for (let i = 0; i < 12; i++) {
+      tags.push((t = client.tag()));
+      client.send(writeFrame(at, t, 100 + 2 * i, sector(0x90 + i, 2)));
+    }
+    await client.waitFor(() => tags.every((tag) => client.repliesTo(tag).length > 0) || undefined, 5000, "12 write acks");
+    t = client.tag();
+    expect((await client.ask(ataFrame(at, t, { cmd: AtaCmd.FlushExt }), t)).ata().cmdStatus).toBe(0x40);
+    for (let i = 0; i < 12; i++) expect(readDisk(disk, 100 + 2 * i, 2)).toEqual(sector(0x90 + i, 2));
+    t = client.tag();
+    expect((await client.ask(readFrame(at, t, 122, 2), t)).ata().data.subarray(0, 1024)).toEqual(sector(0x9b, 2));
+  }, 15_000);
+
   test("-m: the allow list from the command line", async () => {
     const disk = sparseDisk("masked.img", 100);
     const other = mac("02:00:5e:00:01:01");
