@@ -21,6 +21,7 @@ const lib =
     ? dlopen(LIBC_PATH, {
         preadv2: { args: ["i32", "ptr", "i32", "i64", "i32"], returns: "i32" },
         pwritev2: { args: ["i32", "ptr", "i32", "i64", "i32"], returns: "i32" },
+        fstatfs: { args: ["i32", "ptr"], returns: "i32" },
       })
     : undefined;
 
@@ -65,4 +66,34 @@ export function writeNowait(fd: number, buf: Uint8Array, at: number, length: num
   if (lib === undefined) return UNSUPPORTED;
   setIov(buf, at, length);
   return outcome(lib.symbols.pwritev2(fd, iovPtr, 1, position, RWF_NOWAIT));
+}
+
+/** pread now, waiting if need be: for files on memory file systems, where nothing waits for a disk. */
+export function readAt(fd: number, buf: Uint8Array, at: number, length: number, position: number): number {
+  if (lib === undefined) return UNSUPPORTED;
+  setIov(buf, at, length);
+  return outcome(lib.symbols.preadv2(fd, iovPtr, 1, position, 0));
+}
+
+/** pwrite now, waiting if need be: for files on memory file systems. */
+export function writeAt(fd: number, buf: Uint8Array, at: number, length: number, position: number): number {
+  if (lib === undefined) return UNSUPPORTED;
+  setIov(buf, at, length);
+  return outcome(lib.symbols.pwritev2(fd, iovPtr, 1, position, 0));
+}
+
+const TMPFS_MAGIC = 0x01021994;
+const RAMFS_MAGIC = 0x858458f6;
+
+/**
+ * True when `fd` is a file on tmpfs or ramfs (/dev/shm, /run): its data is memory,
+ * a transfer never waits for a device, and the kernel refuses RWF_NOWAIT there
+ * (EOPNOTSUPP, measured on 6.18) — so the thread pool would be a hop for nothing.
+ */
+export function onMemoryFs(fd: number): boolean {
+  if (lib === undefined) return false;
+  const st = new BigInt64Array(new ArrayBuffer(128)); // struct statfs: f_type (long) first; 120 bytes on x86-64 and aarch64
+  if (lib.symbols.fstatfs(fd, st) !== 0) return false;
+  const type = Number(BigInt.asUintN(32, st[0]!));
+  return type === TMPFS_MAGIC || type === RAMFS_MAGIC;
 }

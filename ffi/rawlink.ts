@@ -55,6 +55,12 @@ export interface RawLink extends LinkInfo {
    * Only AoE (ethertype 0x88A2) frames arrive: a kernel filter drops the rest.
    */
   receive(): Uint8Array[];
+  /**
+   * Most frames one receive() call returns (the `batch` option). A call that took
+   * fewer found the socket empty, so the loop need not ask again in this round.
+   * Optional: without it the loop asks until receive() returns nothing.
+   */
+  readonly batchSize?: number;
   /** Send one frame; frames under 60 bytes go out zero-padded. False when the kernel had no room (dropped). */
   send(frame: Uint8Array): boolean;
   /** Send many frames in one syscall where the platform can; returns how many went out. */

@@ -201,6 +201,10 @@ export class PacketLink implements RawLink {
     });
   }
 
+  get batchSize(): number {
+    return this.#batch;
+  }
+
   get fd(): number {
     return this.#fd;
   }

@@ -155,6 +155,9 @@ export class EventLoop {
     const link = e.link;
     if (!link.open) return this.#forget(e);
     let budget = this.#budget;
+    // A receive() that returned less than a full batch emptied the socket: asking
+    // again would only cost a syscall answering EAGAIN (poll() reports what comes later).
+    const full = link.batchSize ?? Infinity;
     while (budget > 0) {
       const frames = link.receive();
       const n = frames.length;
@@ -173,7 +176,7 @@ export class EventLoop {
           }
         }
       }
-      if (!link.open) break; // a handler closed it
+      if (!link.open || n < full) break; // a handler closed it, or it is empty
     }
   }
 
