@@ -20,7 +20,7 @@ const MODES = [
 ] as const;
 
 export default defineCommand({
-  meta: { name: "config", description: "Read, test or set a target's config string" },
+  meta: { name: "config", description: "Read, test or set a target's config string. Example: aoede config e9.0 --set \"rack 4\"" },
   args: {
     target: { type: "positional", required: false, description: "e<shelf>.<slot> (required)" },
     test: { type: "string", valueHint: "S", description: "succeed if the config string is exactly S" },

@@ -9,7 +9,7 @@ import { formatDiscoverTable } from "../initiator/table.ts";
 import { discoverRow, discoveredJson } from "../initiator/views.ts";
 
 export default defineCommand({
-  meta: { name: "discover", description: "Find AoE targets: Query Config broadcast on each interface" },
+  meta: { name: "discover", description: "Find AoE targets: Query Config broadcast on each interface. Example: aoede discover -i eth0 -i eth1 --timeout 500" },
   args: { ...commonArgs, ...jsonArg },
   run: ({ args, rawArgs }) =>
     runCommand("discover", () => commonOptions(args, rawArgs), async (s, o) => {

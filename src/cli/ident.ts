@@ -6,7 +6,7 @@ import { defineCommand } from "citty";
 import { commonArgs, commonOptions, jsonArg, runCommand, UsageError, writeAll } from "../initiator/cliutil.ts";
 
 export default defineCommand({
-  meta: { name: "ident", description: "IDENTIFY DEVICE: decoded, or the raw 512 bytes" },
+  meta: { name: "ident", description: "IDENTIFY DEVICE: decoded, or the raw 512 bytes. Example: aoede ident e9.0 --raw > e9.0.ident" },
   args: {
     target: { type: "positional", required: false, description: "e<shelf>.<slot> (required)" },
     raw: { type: "boolean", description: "write the 512 bytes to stdout" },

@@ -11,7 +11,7 @@ import { formatMac, parseMac } from "../aoe/mac.ts";
 import type { Directive } from "../aoe/macmask.ts";
 
 export default defineCommand({
-  meta: { name: "mask", description: "Read or edit a target's Mac Mask list" },
+  meta: { name: "mask", description: "Read or edit a target's Mac Mask list. Example: aoede mask e9.0 --add 00:11:22:33:44:55 --del 00:11:22:33:44:66" },
   args: {
     target: { type: "positional", required: false, description: "e<shelf>.<slot> (required)" },
     add: { type: "string", valueHint: "MAC", description: "add MAC to the list (repeatable)" },

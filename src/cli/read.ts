@@ -12,7 +12,7 @@ import { formatTargetStat } from "../initiator/ctl.ts";
 import { SessionError } from "../initiator/session.ts";
 
 export default defineCommand({
-  meta: { name: "read", description: "Copy a target's data to a file or stdout" },
+  meta: { name: "read", description: "Copy a target's data to a file or stdout. Example: aoede read e9.0 backup.img" },
   args: {
     target: { type: "positional", required: false, description: "e<shelf>.<slot> (required)" },
     file: { type: "positional", required: false, description: "output file, or - for stdout (default)" },

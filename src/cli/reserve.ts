@@ -13,7 +13,7 @@ import { aoeErrorText } from "../initiator/errors.ts";
 import { AoEError } from "../aoe/constants.ts";
 
 export default defineCommand({
-  meta: { name: "reserve", description: "Read, set, force or release a target's reservation" },
+  meta: { name: "reserve", description: "Read, set, force or release a target's reservation. Example: aoede reserve e9.0 --set self" },
   args: {
     target: { type: "positional", required: false, description: "e<shelf>.<slot> (required)" },
     set: { type: "string", valueHint: "MAC,...", description: "reserve for these MACs unless another initiator holds it" },

@@ -12,7 +12,7 @@ import { formatStatTable } from "../initiator/table.ts";
 import { statRow } from "../initiator/views.ts";
 
 export default defineCommand({
-  meta: { name: "stat", description: "Target status: aoe-stat's table, or one target's Plan 9 ctl and devlink text" },
+  meta: { name: "stat", description: "Target status: aoe-stat's table, or one target's Plan 9 ctl and devlink text. Examples: aoede stat; aoede stat e9.0 --json" },
   args: {
     target: { type: "positional", required: false, description: "e<shelf>.<slot> (or shelf.slot)" },
     ...commonArgs,

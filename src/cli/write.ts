@@ -40,7 +40,7 @@ function stdinSource(): (max: number) => Promise<Uint8Array> {
 }
 
 export default defineCommand({
-  meta: { name: "write", description: "Copy a file or stdin onto a target" },
+  meta: { name: "write", description: "Copy a file or stdin onto a target. Example: aoede write e9.0 -o 1M image.img" },
   args: {
     target: { type: "positional", required: false, description: "e<shelf>.<slot> (required)" },
     file: { type: "positional", required: false, description: "input file, or - for stdin (default)" },
