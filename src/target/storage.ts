@@ -12,7 +12,7 @@
  */
 import fs from "node:fs";
 import { blockDeviceSize } from "../../ffi/blockdev.ts";
-import { nowaitAvailable, readNowait, UNSUPPORTED, writeNowait } from "../../ffi/fileio.ts";
+import { nowaitAvailable, onMemoryFs, readAt, readNowait, UNSUPPORTED, writeAt, writeNowait } from "../../ffi/fileio.ts";
 
 export const SECTOR_SIZE = 512;
 
@@ -51,6 +51,13 @@ export class Storage {
    */
   private nowaitReads: boolean;
   private nowaitWrites: boolean;
+  /**
+   * A file on tmpfs/ramfs: transfers are memory copies that never wait for a device,
+   * so readNow/writeNow do them at once with plain pread/pwrite, as vblade does
+   * (the kernel refuses RWF_NOWAIT there, which sent every request through the
+   * thread pool: half the rate of the no-storage ceiling, measured by bench/).
+   */
+  private readonly memoryFs: boolean;
 
   private constructor(
     readonly path: string,
@@ -66,6 +73,7 @@ export class Storage {
   ) {
     this.nowaitReads = nowaitAvailable && !direct;
     this.nowaitWrites = nowaitAvailable && !direct && !sync && !readOnly;
+    this.memoryFs = kind === "file" && onMemoryFs(fd);
   }
 
   /** Open synchronously at start-up; throws StorageError with a message that says what to do. */
@@ -123,6 +131,7 @@ export class Storage {
    * the caller must use read() instead (nothing to undo then).
    */
   readNow(lba: number, count: number, into: Uint8Array): boolean {
+    if (this.memoryFs) return readAt(this.fd, into, 0, count * SECTOR_SIZE, this.base + lba * SECTOR_SIZE) === count * SECTOR_SIZE;
     if (!this.nowaitReads) return false;
     const length = count * SECTOR_SIZE;
     const n = readNowait(this.fd, into, 0, length, this.base + lba * SECTOR_SIZE);
@@ -133,6 +142,7 @@ export class Storage {
 
   /** Write now if the page cache takes it without waiting; false: use write(). */
   writeNow(lba: number, count: number, from: Uint8Array): boolean {
+    if (this.memoryFs && !this.readOnly) return writeAt(this.fd, from, 0, count * SECTOR_SIZE, this.base + lba * SECTOR_SIZE) === count * SECTOR_SIZE;
     if (!this.nowaitWrites) return false;
     const length = count * SECTOR_SIZE;
     const n = writeNowait(this.fd, from, 0, length, this.base + lba * SECTOR_SIZE);
@@ -174,6 +184,26 @@ export class Storage {
     const length = count * SECTOR_SIZE;
     const position = this.base + lba * SECTOR_SIZE;
     this.writeFrom(from, 0, length, position, done);
+  }
+
+  /** Write consecutive buffers (whole sectors each) as one transfer starting at `lba`. */
+  writeRun(lba: number, buffers: Uint8Array[], done: IoDone): void {
+    this.writeViews(buffers, this.base + lba * SECTOR_SIZE, done);
+  }
+
+  private writeViews(views: Uint8Array[], position: number, done: IoDone): void {
+    fs.writev(this.fd, views, position, (err, n) => {
+      if (err) return done(err);
+      // a short pwritev (a full disk, a signal): continue after what went out
+      let rest = n;
+      let i = 0;
+      while (i < views.length && rest >= views[i]!.length) rest -= views[i++]!.length;
+      if (i === views.length) return done(null);
+      if (n === 0) return done(Object.assign(new Error("write made no progress"), { code: "EIO" }));
+      const remaining = views.slice(i);
+      remaining[0] = remaining[0]!.subarray(rest);
+      this.writeViews(remaining, position + n, done);
+    });
   }
 
   private writeFrom(from: Uint8Array, at: number, length: number, position: number, done: IoDone): void {
