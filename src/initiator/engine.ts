@@ -26,6 +26,7 @@ import { DecodeError } from "../aoe/errors.ts";
 import { decodeHeader, encodeHeader, HEADER_LEN, type Header } from "../aoe/header.ts";
 import { macEquals } from "../aoe/mac.ts";
 import { newFrame } from "../aoe/frame.ts";
+import { parseIdentify } from "../aoe/identify.ts";
 import { NetLink } from "./netlink.ts";
 import type { Path } from "./path.ts";
 import type { RttOptions } from "./rtt.ts";
@@ -191,7 +192,6 @@ export class Initiator {
 
   /** IDENTIFY DEVICE: the 512 bytes (also kept on the target). */
   async identify(t: Target): Promise<Uint8Array> {
-    const { parseIdentify } = await import("../aoe/identify.ts");
     const raw = await this.command(t, {
       command: Command.ATA,
       encode: (out) =>

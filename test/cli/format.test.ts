@@ -10,6 +10,11 @@ import { formatTargetStat, formatCtl, formatDevlink, etherHex } from "../../src/
 import { formatStatTable, type StatRow } from "../../src/initiator/table.ts";
 import { statRowJson, targetStatusJson } from "../../src/initiator/json.ts";
 import type { TargetStatus } from "../../src/initiator/status.ts";
+import { formatDiscoverTable } from "../../src/initiator/table.ts";
+import { discoverRow, discoveredJson, statRow } from "../../src/initiator/views.ts";
+import { Target } from "../../src/initiator/target.ts";
+import { NetLink } from "../../src/initiator/netlink.ts";
+import type { RawLink } from "../../ffi/rawlink.ts";
 
 const dir = join(import.meta.dir, "golden");
 
@@ -117,5 +122,61 @@ describe("--json", () => {
 
   test("stat --json (golden)", () => {
     golden("stat-table.json", JSON.stringify(rows.map(statRowJson), null, 2) + "\n");
+  });
+});
+
+function fakeLink(name: string, mac: Uint8Array, mtu: number): RawLink {
+  return {
+    name,
+    index: 1,
+    mac,
+    mtu,
+    fd: -1,
+    open: true,
+    stats: { received: 0, truncated: 0, sent: 0, sendDropped: 0, receiveErrors: 0, lastError: undefined },
+    receive: () => [],
+    send: () => true,
+    sendBatch: (f) => f.length,
+    refresh() {},
+    kernelDrops: () => 0,
+    onClose: () => () => {},
+    close() {},
+  };
+}
+
+/** Two targets as discovery leaves them: one multipath at MTU 9000, one with a config string. */
+function discovered(): Target[] {
+  const eth0 = new NetLink(fakeLink("eth0", mac(0x52, 0x54, 0, 0xab, 0xcd, 0xef), 9000));
+  const eth1 = new NetLink(fakeLink("eth1", mac(0x52, 0x54, 0, 0xab, 0xcd, 0xf0), 9000));
+  const a = new Target(1, 0, 16);
+  a.firmware = 0x4019;
+  a.sectorCount = 17;
+  a.aoeVersion = 1;
+  a.paths.add(eth0, mac(2, 0, 0x5e, 0x10, 0, 1), 17);
+  a.paths.add(eth1, mac(2, 0, 0x5e, 0x10, 0, 1), 17);
+  a.identify = { sectors: 131072, lba48: true, model: "m", serial: "s", firmware: "f", flush: true, flushExt: true, writeCache: true };
+  const b = new Target(9, 12, 64);
+  b.firmware = 1;
+  b.sectorCount = 2;
+  b.aoeVersion = 1;
+  b.config = new TextEncoder().encode("rack 3 \u00e9");
+  b.paths.add(eth0, mac(2, 0, 0x5e, 0x10, 0, 2), 2);
+  return [a, b];
+}
+
+describe("discover", () => {
+  test("table (golden)", () => {
+    golden("discover.txt", formatDiscoverTable(discovered().map(discoverRow)));
+  });
+
+  test("--json (golden)", () => {
+    golden("discover.json", JSON.stringify(discovered().map(discoveredJson), null, 2) + "\n");
+  });
+
+  test("aoe-stat rows of live targets: payload from the paths, interfaces merged", () => {
+    const [a, b] = discovered();
+    expect(formatStatTable([statRow(a!, true), statRow(b!, false)])).toBe(
+      "      e1.0         0.067GB eth0,eth1  8704 up\n     e9.12            (NA)   eth0  1024 down\n",
+    );
   });
 });
