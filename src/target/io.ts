@@ -3,13 +3,18 @@
  * them at the storage at once (vblade's -b). Requests beyond that wait in order in
  * their slot; beyond the slots, the request is dropped and the initiator resends.
  *
+ * Writes are gathered for the rest of the loop's batch (a microtask) and runs of
+ * contiguous ones go to the disk as one pwritev: the Linux driver cuts a large
+ * write into 1 KiB or 8.5 KiB frames sent back to back, and one 16-frame pwritev
+ * costs about what one small pwrite does.
+ *
  * A slot owns one reply frame, allocated once and reused for every request it
  * carries: a read lands straight in the reply's data area, a write's data is
  * copied there from the receive buffer (which the link reuses on its next
  * receive). With O_DIRECT the data area is 4096-aligned so that the kernel takes
  * it as is; otherwise a cache line is enough and saves 8 KiB per slot.
  */
-import { ATA_DATA_OFFSET } from "../aoe/index.ts";
+import { ATA_DATA_OFFSET, SECTOR_SIZE } from "../aoe/index.ts";
 import { alignedBytes } from "../../ffi/blockdev.ts";
 import type { IoDone, Storage } from "./storage.ts";
 
@@ -45,8 +50,15 @@ export class IoSlot {
   }
 }
 
+/** Most writes merged into one pwritev (the kernel takes up to 1024 iovecs). */
+export const MAX_WRITE_RUN = 64;
+
 export class IoQueue {
   private readonly free: IoSlot[] = [];
+  /** writes started in this batch, issued together by issueWrites() */
+  private gathered: IoSlot[] = [];
+  private issueScheduled = false;
+  private readonly issueWrites = () => this.issueGathered();
   private readonly waiting: IoSlot[] = [];
   private waitingHead = 0;
   private allocated = 0;
@@ -111,11 +123,47 @@ export class IoQueue {
         break;
       case IoOp.Write:
         if (this.storage.writeNow(slot.lba, slot.count, slot.data)) return slot.done(null);
-        this.storage.write(slot.lba, slot.count, slot.data, slot.done);
+        this.gathered.push(slot);
+        if (!this.issueScheduled) {
+          this.issueScheduled = true;
+          queueMicrotask(this.issueWrites);
+        }
         break;
       case IoOp.Flush:
         this.storage.flush(slot.done);
         break;
+    }
+  }
+
+  /** Issue the gathered writes, contiguous runs as one transfer each. */
+  private issueGathered(): void {
+    this.issueScheduled = false;
+    const writes = this.gathered;
+    if (writes.length === 0) return;
+    this.gathered = [];
+    if (writes.length > 1) writes.sort((a, b) => a.lba - b.lba);
+    let i = 0;
+    while (i < writes.length) {
+      const first = writes[i]!;
+      let end = i + 1;
+      let next = first.lba + first.count;
+      while (end < writes.length && end - i < MAX_WRITE_RUN && writes[end]!.lba === next) {
+        next += writes[end]!.count;
+        end++;
+      }
+      if (end - i === 1) {
+        this.storage.write(first.lba, first.count, first.data, first.done);
+      } else {
+        const run = writes.slice(i, end);
+        this.storage.writeRun(
+          first.lba,
+          run.map((w) => w.data.subarray(0, w.count * SECTOR_SIZE)),
+          (err) => {
+            for (const w of run) w.done(err);
+          },
+        );
+      }
+      i = end;
     }
   }
 

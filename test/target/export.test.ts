@@ -227,6 +227,34 @@ describe("ATA", () => {
   });
 });
 
+describe("write coalescing", () => {
+  test("contiguous writes of one batch go out as one transfer, others alone, all acknowledged", async () => {
+    const r = rig({ bufcnt: 16 });
+    const storage = (r.exp as unknown as { storage: Storage }).storage;
+    const runs: number[] = [];
+    const singles: number[] = [];
+    const writeRun = storage.writeRun.bind(storage);
+    const write = storage.write.bind(storage);
+    storage.writeRun = (lba, buffers, done) => (runs.push(buffers.length), writeRun(lba, buffers, done));
+    storage.write = (lba, count, from, done) => (singles.push(lba), write(lba, count, from, done));
+    // arrival order shuffled: 6 contiguous 2-sector writes at 100..111, one apart at 500
+    for (const [tag, lba] of [[1, 104], [2, 100], [3, 500], [4, 102], [5, 110], [6, 106], [7, 108]] as const) {
+      r.exp.handle(writeFrame(to(), tag, lba, sector(lba & 0xff, 2)));
+    }
+    for (let i = 0; i < 2000 && r.exp.busy > 0; i++) await Bun.sleep(1);
+    await Bun.sleep(5);
+    expect(runs).toEqual([6]);
+    expect(singles).toEqual([500]);
+    expect(r.sent.map((s) => s.h.tag).sort()).toEqual([1, 2, 3, 4, 5, 6, 7]);
+    expect(r.sent.every((s) => s.ata().cmdStatus === 0x40)).toBe(true);
+    const disk = fs.readFileSync(r.file);
+    for (const lba of [100, 102, 104, 106, 108, 110, 500]) {
+      expect(disk[lba * 512]).toBe(lba & 0xff);
+      expect(disk[lba * 512 + 1023]).toBe(lba & 0xff);
+    }
+  });
+});
+
 describe("Query Config", () => {
   test("read, set if empty, error 4, test, test prefix, force set, bad ccmd", async () => {
     const r = rig();
