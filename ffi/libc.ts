@@ -36,6 +36,7 @@ const common = {
   if_nameindex: { args: [], returns: "ptr" },
   if_freenameindex: { args: ["ptr"], returns: "void" },
   getifaddrs: { args: ["ptr"], returns: "i32" },
+  getpagesize: { args: [], returns: "i32" },
   freeifaddrs: { args: ["ptr"], returns: "void" },
 } as const satisfies Record<string, FFIFunction>;
 

@@ -77,7 +77,12 @@ export interface RawLink extends LinkInfo {
 
 export { RawLinkError } from "./errors.ts";
 import { RawLinkError } from "./errors.ts";
+import { BpfLink } from "./freebsd/bpf.ts";
+import { listEthernetInterfaces as listFreeBSD } from "./freebsd/interfaces.ts";
+import { listEthernetInterfaces as listLinux, type EthernetInterface } from "./linux/interfaces.ts";
 import { PacketLink } from "./linux/packet.ts";
+
+export type { EthernetInterface };
 
 /**
  * Open the raw link on interface `name` with the backend of this platform.
@@ -88,7 +93,24 @@ export function openRawLink(name: string, opts: RawLinkOptions = {}): RawLink {
     case "linux":
       return PacketLink.open(name, opts);
     case "freebsd":
-      throw new RawLinkError("EOPNOTSUPP", "the FreeBSD /dev/bpf backend is not written yet");
+      // UNVERIFIED on a FreeBSD kernel: see ffi/freebsd/bpf.ts
+      return BpfLink.open(name, opts);
+    default:
+      throw new RawLinkError("EOPNOTSUPP", `raw Ethernet is not supported on ${process.platform}`);
+  }
+}
+
+/**
+ * Ethernet interfaces that are up (not loopback), for the initiator's default.
+ * `netns` (Linux): list the interfaces of that named namespace instead.
+ */
+export function listEthernetInterfaces(opts: { netns?: string } = {}): EthernetInterface[] {
+  switch (process.platform) {
+    case "linux":
+      return listLinux(opts);
+    case "freebsd":
+      if (opts.netns !== undefined) throw new RawLinkError("EOPNOTSUPP", "network namespaces are Linux only");
+      return listFreeBSD();
     default:
       throw new RawLinkError("EOPNOTSUPP", `raw Ethernet is not supported on ${process.platform}`);
   }

@@ -280,3 +280,22 @@ describe.skipIf(!netns)("MTU 9000", () => {
     }
   });
 });
+
+describe.skipIf(!netns)("getifaddrs walk (shared with the FreeBSD backend)", () => {
+  test("finds the veth end of a namespace with its index and MAC", async () => {
+    const { interfaceLinks } = await import("../../ffi/ifaddrs.ts");
+    const { withNetns } = await import("../../ffi/linux/netns.ts");
+    const w = makeVethWorld("lg");
+    try {
+      const links = withNetns(w.nsA, interfaceLinks);
+      const mine = links.find((l) => l.name === w.ifA);
+      expect(mine).toBeDefined();
+      expect(hexMac(mine!.link.address)).toBe(w.macA);
+      expect(mine!.link.type).toBe(1);
+      expect(mine!.flags & 1).toBe(1); // IFF_UP
+      expect(links.map((l) => l.name).sort()).toEqual([w.ifA, "lo"].sort());
+    } finally {
+      w.dispose();
+    }
+  });
+});
