@@ -232,6 +232,33 @@ describe("Storage", () => {
     }
   });
 
+  test("cached data moves at once (RWF_NOWAIT, or plain pread/pwrite on tmpfs); otherwise the caller goes async", async () => {
+    const s = Storage.open({ path: file, readOnly: false, direct: false, sync: false, offsetSectors: 0 });
+    const buf = new Uint8Array(new ArrayBuffer(512));
+    fs.readFileSync(file); // into the page cache
+    expect(s.readNow(5, 1, buf)).toBe(true);
+    expect(buf[0]).toBe(5);
+    s.close();
+    const direct = Storage.open({ path: file, readOnly: false, direct: true, sync: false, offsetSectors: 0 });
+    expect(direct.readNow(5, 1, buf)).toBe(false); // O_DIRECT never takes the shortcut
+    direct.close();
+    if (fs.existsSync("/dev/shm")) {
+      const shm = fs.mkdtempSync("/dev/shm/aoede-unit-");
+      try {
+        const mem = path.join(shm, "mem.img");
+        fs.writeFileSync(mem, Buffer.alloc(16 * 512, 0x6d));
+        const m = Storage.open({ path: mem, readOnly: false, direct: false, sync: false, offsetSectors: 0 });
+        expect(m.readNow(3, 1, buf)).toBe(true);
+        expect(buf[511]).toBe(0x6d);
+        expect(m.writeNow(4, 1, new Uint8Array(new ArrayBuffer(512)).fill(0x11))).toBe(true);
+        expect(fs.readFileSync(mem)[4 * 512]).toBe(0x11);
+        m.close();
+      } finally {
+        fs.rmSync(shm, { recursive: true, force: true });
+      }
+    }
+  });
+
   test("sparse file: holes read as zeroes", async () => {
     const sparse = path.join(tmp, "sparse.img");
     fs.closeSync(fs.openSync(sparse, "w"));
