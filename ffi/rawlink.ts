@@ -63,7 +63,12 @@ export interface RawLink extends LinkInfo {
   readonly batchSize?: number;
   /** Send one frame; frames under 60 bytes go out zero-padded. False when the kernel had no room (dropped). */
   send(frame: Uint8Array): boolean;
-  /** Send many frames in one syscall where the platform can; returns how many went out. */
+  /**
+   * Send many frames in one syscall where the platform can; returns how many went out.
+   * Never throws for one bad frame (EMSGSIZE...): it is skipped and counted in
+   * stats.sendDropped with stats.lastError, and the others still go out. When the
+   * kernel has no room (EAGAIN, ENOBUFS) the rest of the call is dropped likewise.
+   */
   sendBatch(frames: readonly Uint8Array[]): number;
   /** Re-read the MTU (after `ip link set mtu`) and re-size the receive slots to it. */
   refresh(): void;

@@ -225,10 +225,21 @@ export class BpfLink implements RawLink {
   }
 
   sendBatch(frames: readonly Uint8Array[]): number {
+    // bpf has no sendmmsg: one write() per frame. Same contract as the Linux link:
+    // a bad frame is skipped, no room drops the rest.
     let sent = 0;
-    for (const f of frames) {
-      if (!this.send(f)) {
-        this.stats.sendDropped += frames.length - sent - 1;
+    for (let i = 0; i < frames.length; i++) {
+      let ok: boolean;
+      try {
+        ok = this.send(frames[i]!);
+      } catch (e) {
+        if (!(e instanceof RawLinkError) || e.code === "EBADF") throw e;
+        this.stats.sendDropped++;
+        this.stats.lastError = e.code;
+        continue;
+      }
+      if (!ok) {
+        this.stats.sendDropped += frames.length - i - 1;
         break;
       }
       sent++;

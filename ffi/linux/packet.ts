@@ -287,22 +287,30 @@ export class PacketLink implements RawLink {
   sendBatch(frames: readonly Uint8Array[]): number {
     if (this.#fd < 0) throw new RawLinkError("EBADF", `link ${this.name} is closed`);
     let done = 0;
+    let sent = 0;
     while (done < frames.length) {
       const n = Math.min(SEND_CHUNK, frames.length - done);
-      const sent = this.#sendChunk(frames, done, n);
-      done += sent;
-      if (sent < n) {
-        // The kernel refused frame `done`: count it and the rest of this call as
-        // dropped, the caller's protocol retransmits.
+      const took = this.#sendChunk(frames, done, n);
+      done += took;
+      sent += took;
+      if (took === n) continue;
+      // The kernel refused frame `done`.
+      const e = lastError();
+      this.stats.lastError = e.code;
+      if (TRANSIENT_SEND.has(e.errno)) {
+        // No room (or no link): the rest would fail alike. Dropped; AoE retransmits.
         this.stats.sendDropped += frames.length - done;
         break;
       }
+      // That frame is bad (EMSGSIZE...): skip it alone, the others still go out.
+      this.stats.sendDropped++;
+      done++;
     }
-    this.stats.sent += done;
-    return done;
+    this.stats.sent += sent;
+    return sent;
   }
 
-  /** sendmmsg of frames[from, from+n); how many the kernel took. */
+  /** sendmmsg of frames[from, from+n); how many the kernel took (errno tells why not all). */
   #sendChunk(frames: readonly Uint8Array[], from: number, n: number): number {
     const msgs = this.#sendMsgs;
     const sending = this.#sending;
@@ -327,12 +335,12 @@ export class PacketLink implements RawLink {
     try {
       while (done < n) {
         const r = libc.sendmmsg(this.#fd, msgs.headers.subarray(done * MMSGHDR_LEN), n - done, 0);
-        if (r <= 0) {
-          if (r < 0 && lastError().errno === Errno.EINTR) continue;
-          this.#sendFailed(true);
-          break;
+        if (r > 0) {
+          done += r;
+          continue;
         }
-        done += r;
+        if (r < 0 && lastError().errno === Errno.EINTR) continue;
+        break;
       }
     } finally {
       sending.length = 0;
@@ -340,12 +348,12 @@ export class PacketLink implements RawLink {
     return done;
   }
 
-  #sendFailed(countedByCaller = false): void {
+  #sendFailed(): void {
     const e = lastError();
     if (!TRANSIENT_SEND.has(e.errno)) {
       throw new RawLinkError(e.code, `send on ${this.name} failed: ${e.text}`);
     }
-    if (!countedByCaller) this.stats.sendDropped++;
+    this.stats.sendDropped++;
     this.stats.lastError = e.code;
   }
 

@@ -76,6 +76,15 @@ describe.skipIf(!netns)("PacketLink over veth", () => {
     });
   });
 
+  test("sendBatch skips a frame the kernel rejects (EMSGSIZE) and sends the others", async () => {
+    const before = a.stats.sendDropped;
+    const frames = [testFrame(b.mac, a.mac, 100, 1), testFrame(b.mac, a.mac, 3000, 2), testFrame(b.mac, a.mac, 100, 3)];
+    expect(a.sendBatch(frames)).toBe(2);
+    expect(a.stats.sendDropped).toBe(before + 1);
+    expect(a.stats.lastError).toBe("EMSGSIZE");
+    expect((await collect(b, 2)).map(seqOf)).toEqual([1, 3]);
+  });
+
   test("sendBatch from small engine-owned arrays survives garbage collection", async () => {
     // The note's pitfall 1: a small new Uint8Array(n) may move; the link must
     // take addresses only while the frames cannot move.
