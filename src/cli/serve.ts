@@ -14,7 +14,8 @@ export default defineCommand({
     name: "serve",
     description:
       "Export a file or block device as AoE target shelf.slot on netif (vblade's command line works unchanged). " +
-      "SIGTERM/SIGINT stop cleanly; SIGUSR1 logs counters.",
+      "SIGTERM/SIGINT stop cleanly; SIGUSR1 logs counters. " +
+      "Example: aoede serve -b 64 --state-dir /var/lib/aoede 9 0 eth0 /srv/disk.img",
   },
   args: {
     shelf: { type: "positional", required: false, description: "shelf (major) address, 0-65534 (required)" },
