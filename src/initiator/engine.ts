@@ -61,6 +61,8 @@ export interface InitiatorOptions {
 }
 
 export const DEFAULT_DEADLINE_MS = 45_000;
+/** Jumbo frames must have gone unanswered at least this long (ms) before the lostjumbo fallback. */
+export const JUMBO_GRACE_MS = 1000;
 /** How often in-flight frames are checked for timeouts (ms). */
 export const TICK_MS = 2;
 
@@ -588,8 +590,11 @@ export class Initiator {
     t.window.lost(now, path.rtt.timeoutMs());
     if (f.dataBytes > JUMBO_BYTES) {
       const nl = path.netlink;
-      nl.lostJumbo++;
-      if (t.jumbo && nl.lostJumbo > 2 * t.window.cap) {
+      if (nl.lostJumbo++ === 0) nl.lostJumboSince = now;
+      // Plan 9's rule (more than 2 x nframes lost in a row), plus a time: a
+      // target or a scheduler that stalls for a few timer periods loses a
+      // window or two of frames too, and must not cost the jumbo frames.
+      if (t.jumbo && nl.lostJumbo > 2 * t.window.cap && now - nl.lostJumboSince >= JUMBO_GRACE_MS) {
         t.jumbo = false;
         this.log(
           `${t.name}: ${nl.lostJumbo} jumbo frames lost on ${nl.name}; falling back to ${JUMBO_BYTES}-byte frames (lostjumbo)`,

@@ -9,6 +9,8 @@ import { maxSectorsForMtu } from "../aoe/frame.ts";
 export class NetLink {
   /** frames larger than 1024 data bytes that went unanswered since the last one that was answered */
   lostJumbo = 0;
+  /** when the first of those was lost (ms) */
+  lostJumboSince = 0;
   /** set when sending fails (interface down, gone) */
   sendErrors = 0;
 

@@ -34,6 +34,8 @@ interface Request {
 }
 
 /** A fake link + loop + target: requests go to `respond`, which returns reply frames (or none). */
+let harnessMtu = 1500;
+
 class Harness implements FrameLoop {
   readonly sent: Request[] = [];
   onFrame?: (f: Uint8Array, l: RawLink) => void;
@@ -45,7 +47,9 @@ class Harness implements FrameLoop {
   constructor(
     readonly sectors: number,
     readonly lba48: boolean,
+    readonly mtu = 1500,
   ) {
+    harnessMtu = mtu;
     this.disk = new Uint8Array(sectors * SECTOR_SIZE);
     for (let i = 0; i < this.disk.length; i++) this.disk[i] = (i * 7 + (i >> 9)) & 0xff;
   }
@@ -54,7 +58,9 @@ class Harness implements FrameLoop {
     name: "fake0",
     index: 1,
     mac: OUR_MAC,
-    mtu: 1500,
+    get mtu() {
+      return harnessMtu;
+    },
     fd: -1,
     open: true,
     stats: { received: 0, truncated: 0, sent: 0, sendDropped: 0, receiveErrors: 0, lastError: undefined },
@@ -94,7 +100,7 @@ class Harness implements FrameLoop {
     if (h.command === Command.QueryConfig) {
       const out = newFrame(60);
       encodeHeader(replyHeader(h, TARGET_MAC, 1, 0), out);
-      encodeConfig({ bufferCount: 8, firmware: 0x4019, sectorCount: 2, aoeVersion: 1, ccmd: 0, config: new Uint8Array(0) }, out);
+      encodeConfig({ bufferCount: 8, firmware: 0x4019, sectorCount: this.mtu > 1500 ? 17 : 2, aoeVersion: 1, ccmd: 0, config: new Uint8Array(0) }, out);
       return out;
     }
     const a = decodeAta(frame);
@@ -274,6 +280,38 @@ describe("engine against a scripted target", () => {
     await ini.read(t, 4, 2, buf);
     expect(buf as Uint8Array).toEqual(h.disk.subarray(4 * 512, 6 * 512));
     expect(ini.unmatchedReplies).toBeGreaterThanOrEqual(2);
+    ini.close();
+  });
+
+  test("lostjumbo: a stall of a few timer periods keeps jumbo frames", async () => {
+    const h = new Harness(4096, true, 9000);
+    const { ini, t } = await setup(h);
+    expect(t.maxSectors()).toBe(17);
+    const stallUntil = performance.now() + 300;
+    h.respond = (r) => (performance.now() < stallUntil ? [] : [{ frame: h.answer(r) }]);
+    const buf = new Uint8Array(4096 * SECTOR_SIZE);
+    await ini.read(t, 0, 4096, buf);
+    expect(buf as Uint8Array).toEqual(h.disk as Uint8Array);
+    expect(t.jumbo).toBe(true);
+    ini.close();
+  });
+
+  test("lostjumbo: jumbo frames never answered, small ones are: fall back to 1024-byte frames and say so", async () => {
+    const h = new Harness(4096, true, 9000);
+    const notices: string[] = [];
+    h.respond = (r) => [{ frame: h.answer(r) }];
+    const ini = new Initiator(h, [h.link], { rtt: { minTimeoutMs: 5 }, log: (m) => notices.push(m) });
+    const [t] = await discover(ini, { timeoutMs: 200, shelf: 1, slot: 0 });
+    await ini.identify(t!);
+    h.respond = (r) => (r.frame.length > 1514 || (r.h.command === Command.ATA && decodeAta(r.frame).sectorCount > 2) ? [] : [{ frame: h.answer(r) }]);
+    const buf = new Uint8Array(512 * SECTOR_SIZE);
+    const t0 = performance.now();
+    await ini.read(t!, 0, 512, buf);
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(1000);
+    expect(buf as Uint8Array).toEqual(h.disk.subarray(0, buf.length) as Uint8Array);
+    expect(t!.jumbo).toBe(false);
+    expect(t!.maxSectors()).toBe(2);
+    expect(notices.some((n) => n.includes("falling back to 1024-byte frames (lostjumbo)"))).toBe(true);
     ini.close();
   });
 });

@@ -45,6 +45,10 @@ describe.skipIf(!canUseNetns())("target and initiator in one process", () => {
         ini?.close();
         link?.close();
         await exp?.stop();
+        // Let the poller hand back results about the closed descriptors before
+        // the next block opens links that may reuse their numbers (a stale
+        // POLLNVAL for a reused number would unregister the new link).
+        await Bun.sleep(50);
         img?.dispose();
         w?.dispose();
       });
