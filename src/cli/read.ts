@@ -24,6 +24,9 @@ export default defineCommand({
   run: ({ args, rawArgs }) =>
     runCommand("read", () => {
       if (!args.target) throw new UsageError("which target? usage: aoede read TARGET [-o OFFSET] [-n LENGTH] [FILE|-]");
+      if ((!args.file || args.file === "-") && process.stdout.isTTY) {
+        throw new UsageError("refusing to write a disk image to a terminal: give FILE, or redirect stdout");
+      }
       return commonOptions(args, rawArgs);
     }, async (s, o) => {
       const offset = args.offset ? parseSize(String(args.offset), "offset") : 0;

@@ -57,6 +57,9 @@ export default defineCommand({
       if (!args.target) throw new UsageError("which target? usage: aoede write TARGET [-o OFFSET] [FILE|-]");
       offset = args.offset ? parseSize(String(args.offset), "offset") : 0;
       if (offset % 512 !== 0) throw new UsageError(`offset ${offset} is not a multiple of 512`);
+      if (!file && process.stdin.isTTY) {
+        throw new UsageError("stdin is a terminal: give FILE, or pipe the image in");
+      }
       if (file) {
         try {
           fd = openSync(file, "r");
