@@ -3,6 +3,14 @@
  * Backends: ffi/linux/packet.ts (AF_PACKET) and ffi/freebsd/bpf.ts (/dev/bpf).
  * Only ffi/ makes syscalls.
  */
+import { RawLinkError } from "./errors.ts";
+import { BpfLink } from "./freebsd/bpf.ts";
+import { listEthernetInterfaces as listFreeBSD } from "./freebsd/interfaces.ts";
+import { listEthernetInterfaces as listLinux, type EthernetInterface } from "./linux/interfaces.ts";
+import { PacketLink } from "./linux/packet.ts";
+
+export { RawLinkError };
+export type { EthernetInterface };
 
 /** What a link is: read once at open (refresh() re-reads MTU). */
 export interface LinkInfo {
@@ -80,14 +88,6 @@ export interface RawLink extends LinkInfo {
   close(): void;
 }
 
-export { RawLinkError } from "./errors.ts";
-import { RawLinkError } from "./errors.ts";
-import { BpfLink } from "./freebsd/bpf.ts";
-import { listEthernetInterfaces as listFreeBSD } from "./freebsd/interfaces.ts";
-import { listEthernetInterfaces as listLinux, type EthernetInterface } from "./linux/interfaces.ts";
-import { PacketLink } from "./linux/packet.ts";
-
-export type { EthernetInterface };
 
 /**
  * Open the raw link on interface `name` with the backend of this platform.
