@@ -15,7 +15,11 @@ export const WAKE_FD = 4;
 export const POLL_ERRNO = 5;
 /** how many times the worker handed results over (diagnostics) */
 export const HANDOVERS = 6;
-export const FDS = 8;
+/** bumped by the main thread each time it rewrites the fd list */
+export const LIST_VERSION = 7;
+/** the LIST_VERSION the worker read before the poll() whose results it hands over */
+export const RESULT_VERSION = 8;
+export const FDS = 16;
 /** pairs (fd, revents) */
 export const RESULTS = FDS + MAX_FDS;
 export const SHARED_INTS = RESULTS + 2 * MAX_FDS;

@@ -12,11 +12,13 @@ import { errno, libc } from "./libc.ts";
 import {
   FDS,
   HANDOVERS,
+  LIST_VERSION,
   NFDS,
   NREADY,
   POLL_ERRNO,
   POLLIN,
   READY,
+  RESULT_VERSION,
   RESULTS,
   SHUTDOWN,
   STATE,
@@ -39,6 +41,9 @@ function run(shared: Int32Array): void {
     Atomics.wait(shared, STATE, READY);
     if (Atomics.load(shared, SHUTDOWN)) break;
 
+    // Version first: if the main thread rewrites the list while we read it, the
+    // version we report is already stale and it will distrust our results.
+    const version = Atomics.load(shared, LIST_VERSION);
     const n = Math.min(Atomics.load(shared, NFDS), MAX_FDS);
     pfdFd[0] = wakeFd;
     pfd16[2] = POLLIN;
@@ -74,6 +79,7 @@ function run(shared: Int32Array): void {
     }
     if (ready === 0) continue;
     Atomics.store(shared, NREADY, ready);
+    Atomics.store(shared, RESULT_VERSION, version);
     Atomics.add(shared, HANDOVERS, 1);
     Atomics.store(shared, STATE, READY);
     Atomics.notify(shared, STATE);

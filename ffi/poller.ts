@@ -15,6 +15,7 @@
 import {
   FDS,
   HANDOVERS,
+  LIST_VERSION,
   MAX_FDS,
   NFDS,
   NREADY,
@@ -22,6 +23,7 @@ import {
   POLLING,
   POLLNVAL,
   READY,
+  RESULT_VERSION,
   RESULTS,
   SHARED_INTS,
   SHUTDOWN,
@@ -161,6 +163,8 @@ export class Poller {
     let i = 0;
     for (const fd of this.#handlers.keys()) Atomics.store(s, FDS + i++, fd);
     Atomics.store(s, NFDS, i);
+    // After the list: a worker that reads this version also reads this list.
+    Atomics.add(s, LIST_VERSION, 1);
     // While the main thread holds the results the worker is not in poll(): it
     // reads the new list when handed back. Otherwise interrupt its poll().
     if (Atomics.load(s, STATE) === POLLING) this.#wake?.signal();
@@ -181,12 +185,21 @@ export class Poller {
     if (Atomics.load(s, STATE) !== READY) return this.#arm(); // spurious
     this.#wakes++;
     const n = Atomics.load(s, NREADY);
+    // Results of a poll() over an older list may name descriptor numbers that were
+    // closed and reused since: their readiness may be a stranger's (harmless: the
+    // handlers read without blocking), but their POLLNVAL is not the new owner's.
+    const polled = Atomics.load(s, RESULT_VERSION);
     for (let i = 0; i < n; i++) {
       const fd = s[RESULTS + 2 * i]!;
-      const revents = s[RESULTS + 2 * i + 1]!;
+      let revents = s[RESULTS + 2 * i + 1]!;
       const handler = this.#handlers.get(fd);
       if (!handler) continue; // removed meanwhile
-      if (revents & POLLNVAL) this.remove(fd); // closed without remove(): stop polling it
+      if (revents & POLLNVAL) {
+        // (checked per result: a handler above may have changed the list)
+        if (polled !== Atomics.load(s, LIST_VERSION)) revents &= ~POLLNVAL;
+        else this.remove(fd); // closed without remove(): stop polling it
+        if (revents === 0) continue;
+      }
       try {
         handler(revents);
       } catch (e) {

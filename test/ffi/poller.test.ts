@@ -130,3 +130,22 @@ test("a worker that cannot start is reported, not silently deaf", async () => {
   expect(err?.message).toContain("no-such-worker.ts");
   expect(p.closed).toBe(true);
 });
+
+test("POLLNVAL from a poll() over an older fd list is ignored; over the current list it unregisters", async () => {
+  const p = new Poller({ workerUrl: new URL("./fixtures/stale-poller-worker.ts", import.meta.url) });
+  try {
+    const [r1] = pipe();
+    const [r2] = pipe();
+    const seen: number[] = [];
+    p.add(r1, (ev) => seen.push(ev));
+    p.add(r2, () => {});
+    expect(await until(() => seen.length === 2, 3000)).toBe(true);
+    // stale round: POLLNVAL stripped, POLLIN delivered, still registered then
+    expect(seen[0]).toBe(0x1);
+    // current round: POLLNVAL delivered and the descriptor dropped
+    expect(seen[1]).toBe(0x20);
+    expect(p.size).toBe(1);
+  } finally {
+    p.close();
+  }
+});
