@@ -3,7 +3,7 @@
  * resends and deadlines, on the shared event loop.
  *
  * Frames leave in batches: pump() fills every target's window and queues the
- * frames per interface, flush() hands each interface's batch to sendBatch. The
+ * frames per interface, sendQueued() hands each interface's batch to sendBatch. The
  * loop calls onFrame for every AoE frame that arrives and onBatchEnd after each
  * batch, where replies have freed window room and the engine pumps again. A
  * timer ticks every TICK_MS while anything is in flight: it resends what is
@@ -249,7 +249,7 @@ export class Initiator {
     if (t.paths.size === 0) return Promise.reject(new InitiatorError("no-path", `${t.name}: no path to the target`));
     t.queue.push(r);
     this.pump(t);
-    this.flush_();
+    this.sendQueued();
     return r.promise;
   }
 
@@ -343,7 +343,7 @@ export class Initiator {
   }
 
   /** Sends every queued frame, one batch per interface. */
-  private flush_(): void {
+  private sendQueued(): void {
     for (const [nl, frames] of this.outbox) {
       if (frames.length === 0) continue;
       let sent = 0;
@@ -479,7 +479,7 @@ export class Initiator {
 
   private onBatchEnd(): void {
     for (const t of this.targets.values()) if (t.queue.length > 0) this.pump(t);
-    this.flush_();
+    this.sendQueued();
   }
 
   // ---- timers -------------------------------------------------------------------------------
@@ -561,7 +561,7 @@ export class Initiator {
       }
       this.pump(t);
     }
-    this.flush_();
+    this.sendQueued();
   }
 
   /**
