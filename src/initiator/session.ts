@@ -4,8 +4,7 @@
  * targets, close it all. Errors an admin can act on come out as SessionError
  * with a one-line message.
  */
-import { openRawLink, RawLinkError, type RawLink } from "../../ffi/rawlink.ts";
-import { listEthernetInterfaces } from "../../ffi/linux/interfaces.ts";
+import { listEthernetInterfaces, openRawLink, RawLinkError, type RawLink } from "../../ffi/rawlink.ts";
 import { sharedLoop, type EventLoop } from "../net/loop.ts";
 import { discover } from "./discover.ts";
 import { Initiator, type InitiatorOptions } from "./engine.ts";
