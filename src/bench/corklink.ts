@@ -42,6 +42,9 @@ export class CorkLink implements RawLink {
   get stats(): Readonly<LinkStats> {
     return this.inner.stats;
   }
+  get batchSize(): number | undefined {
+    return this.inner.batchSize;
+  }
 
   receive(): Uint8Array[] {
     return this.inner.receive();
