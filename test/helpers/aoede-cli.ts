@@ -1,7 +1,7 @@
 /**
  * The initiator's command line as a child process inside a test namespace:
- * `ip netns exec NS bun src/cli/main.ts ARGS...`, with its exit status, stdout
- * (bytes and text) and stderr.
+ * `ip netns exec NS bun src/cli/main.ts ARGS...` (or a compiled binary, with
+ * `bin`), with its exit status, stdout (bytes and text) and stderr.
  */
 import path from "node:path";
 
@@ -19,10 +19,11 @@ export interface CliResult {
 export async function aoede(
   ns: string,
   args: string[],
-  opts: { stdinFile?: string; killAfterMs?: number } = {},
+  opts: { stdinFile?: string; killAfterMs?: number; /** a compiled aoede to run instead of the sources */ bin?: string } = {},
 ): Promise<CliResult> {
   const t0 = performance.now();
-  const proc = Bun.spawn(["ip", "netns", "exec", ns, process.execPath, MAIN, ...args], {
+  const cmd = opts.bin ? [opts.bin] : [process.execPath, MAIN];
+  const proc = Bun.spawn(["ip", "netns", "exec", ns, ...cmd, ...args], {
     stdin: opts.stdinFile ? Bun.file(opts.stdinFile) : "ignore",
     stdout: "pipe",
     stderr: "pipe",
@@ -40,10 +41,10 @@ export async function aoede(
 }
 
 /** Polls `aoede discover` in `ns` until `name` answers (targets need a moment to start). */
-export async function waitForTarget(ns: string, name: string, ms = 10_000): Promise<void> {
+export async function waitForTarget(ns: string, name: string, ms = 10_000, opts: { bin?: string } = {}): Promise<void> {
   const deadline = Date.now() + ms;
   for (;;) {
-    const r = await aoede(ns, ["discover", "--json", "--timeout", "300"]);
+    const r = await aoede(ns, ["discover", "--json", "--timeout", "300"], { bin: opts.bin });
     if (r.code === 0 && (JSON.parse(r.out) as { target: string }[]).some((t) => t.target === name)) return;
     if (Date.now() > deadline) throw new Error(`${name} did not answer in ${ns}: ${r.err}`);
     await Bun.sleep(100);

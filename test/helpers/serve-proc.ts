@@ -29,9 +29,9 @@ function collect(stream: ReadableStream<Uint8Array>, sink: { text: string }) {
   })().catch(() => {});
 }
 
-/** Run `aoede serve <args>` with a command prefix (e.g. `ip netns exec nsA`). */
-export function spawnServe(prefix: string[], args: string[]): ServeProc {
-  const proc = Bun.spawn([...prefix, process.execPath, MAIN, "serve", ...args], {
+/** Run `aoede serve <args>` with a command prefix (e.g. `ip netns exec nsA`); `bin`: a compiled aoede instead of the sources. */
+export function spawnServe(prefix: string[], args: string[], bin?: string): ServeProc {
+  const proc = Bun.spawn([...prefix, ...(bin ? [bin] : [process.execPath, MAIN]), "serve", ...args], {
     stdin: "ignore",
     stdout: "pipe",
     stderr: "pipe",
