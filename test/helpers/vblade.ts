@@ -35,8 +35,12 @@ export async function startVblade(
   const reader = proc.stdout.getReader();
   let banner = "";
   const deadline = Date.now() + 5000;
+  // One read at a time: a read abandoned to the 100 ms timer would take the banner with it.
+  let pending: Promise<ReadableStreamReadResult<Uint8Array>> | undefined;
   while (!banner.includes("\n") && Date.now() < deadline) {
-    const r = await Promise.race([reader.read(), Bun.sleep(100).then(() => undefined)]);
+    pending ??= reader.read();
+    const r = await Promise.race([pending, Bun.sleep(100).then(() => undefined)]);
+    if (r) pending = undefined;
     if (r && !r.done) banner += new TextDecoder().decode(r.value);
     if (r?.done) break;
     if (proc.exitCode !== null) break;
