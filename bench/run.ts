@@ -40,7 +40,13 @@
  *   --source         run aoede from source (bun src/cli/main.ts) instead of compiled
  *   --json FILE      write every raw result as JSON
  *   --markdown FILE  write the report as Markdown (the README's Benchmarks section)
+ *   --no-pin         let the scheduler place target and load generator (default: the
+ *                    target on the first half of the CPUs, the initiator on the other half)
  *   --smoke          a few seconds: 1 run of 0.3 s, MTU 1500, memory only, idle 1 s
+ *
+ * Pinning: on a 2-CPU VM an unpinned run varies by +-30 % from run to run (the
+ * threads of both processes land on either vCPU, and a wake-up across vCPUs is
+ * an IPI the hypervisor has to deliver); one CPU each, runs agree within a few %.
  */
 import { spawn, spawnSync, type Subprocess } from "bun";
 import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, unlinkSync, writeFileSync, writeSync, fsyncSync } from "node:fs";
@@ -80,6 +86,7 @@ interface Options {
   json?: string;
   markdown?: string;
   smoke: boolean;
+  pin: boolean;
 }
 
 function usage(msg: string): never {
@@ -115,6 +122,7 @@ function parseOptions(argv: string[]): Options {
     aoedeBufcnt: 64,
     source: false,
     smoke: false,
+    pin: true,
   };
   const explicit = new Set<string>();
   for (let i = 0; i < argv.length; i++) {
@@ -185,6 +193,9 @@ function parseOptions(argv: string[]): Options {
         break;
       case "--smoke":
         o.smoke = true;
+        break;
+      case "--no-pin":
+        o.pin = false;
         break;
       case "-h":
       case "--help":
@@ -292,6 +303,24 @@ interface RunningTarget {
 }
 
 let aoedeCmd: string[] = [];
+/** taskset prefixes: the target on the first half of the CPUs, the load generator on the rest */
+let pinTarget: string[] = [];
+let pinLoad: string[] = [];
+let pinDescription = "not pinned";
+
+function choosePinning(o: Options): void {
+  const n = cpus().length;
+  const taskset = Bun.which("taskset");
+  if (!o.pin || n < 2 || !taskset) {
+    if (o.pin && n >= 2) pinDescription = "not pinned (no taskset: apt-get install util-linux)";
+    return;
+  }
+  const half = Math.floor(n / 2);
+  const range = (a: number, b: number) => (a === b ? `${a}` : `${a}-${b}`);
+  pinTarget = [taskset, "-c", range(0, half - 1)];
+  pinLoad = [taskset, "-c", range(half, n - 1)];
+  pinDescription = `target on CPU ${range(0, half - 1)}, load generator on CPU ${range(half, n - 1)} (taskset)`;
+}
 let aoedeDescription = "";
 
 function targetLabel(k: TargetKind, o: Options): string {
@@ -322,7 +351,7 @@ function targetArgv(k: TargetKind, store: Store, file: string, w: VethWorld, o: 
 }
 
 async function startTarget(k: TargetKind, store: Store, file: string, w: VethWorld, o: Options): Promise<RunningTarget> {
-  const argv = [...w.prefix(w.nsA), ...targetArgv(k, store, file, w, o)];
+  const argv = [...pinTarget, ...w.prefix(w.nsA), ...targetArgv(k, store, file, w, o)];
   const proc = spawn(argv, {
     stdin: "ignore",
     stdout: "pipe",
@@ -385,6 +414,7 @@ interface TargetInfoLine {
 /** Runs the load generator in nsB against the running target; returns one sample per workload. */
 async function runLoad(t: RunningTarget, w: VethWorld, o: Options, workloads: Workload[]): Promise<{ info?: TargetInfoLine; samples: Sample[] }> {
   const argv = [
+    ...pinLoad,
     ...w.prefix(w.nsB),
     ...aoedeCmd,
     "bench",
@@ -731,11 +761,13 @@ async function main(): Promise<number> {
   if (swept.length) process.stderr.write(`bench: removed ${swept.length} namespaces left by a killed run\n`);
   const startedAt = new Date().toISOString().replace(/\.\d+Z$/, "Z");
   chooseAoede(o);
+  choosePinning(o);
   const log = (s: string) => process.stdout.write(s + "\n");
   const x: Extras = { startedAt, machine: machine(), windows: new Map() };
   log(`AoEde bench, ${startedAt}`);
   log(`machine:   ${x.machine}`);
   log(`aoede:     ${aoedeDescription}`);
+  log(`CPUs:      ${pinDescription}`);
   if (o.targets.some((t) => t.startsWith("vblade"))) log(`vblade:    ${haveVblade()} (Debian vblade 25)`);
   log(`plan:      ${o.stores.join(", ")} x MTU ${o.mtus.join(", ")} x ${o.targets.join(", ")} x ${o.workloads.join(", ")}; ${o.runs} run(s) of ${o.durationS} s (+${o.warmupS} s warm-up)`);
 
@@ -830,7 +862,7 @@ async function main(): Promise<number> {
   if (o.markdown) {
     const head = [
       `Measured ${startedAt} on ${x.machine}; \`aoede\`: ${aoedeDescription}.`,
-      `${o.runs} run(s) of ${o.durationS} s per workload (+${o.warmupS} s warm-up), medians; targets took turns in every run.`,
+      `${o.runs} run(s) of ${o.durationS} s per workload (+${o.warmupS} s warm-up), medians; targets took turns in every run; ${pinDescription}.`,
       "",
     ];
     writeFileSync(o.markdown, head.join("\n") + report.markdown);
