@@ -47,7 +47,7 @@ describe.skipIf(!canUseNetns())("bun run bench --smoke", () => {
       expect(out).toMatch(/^\s+null target w64\s+\d/m);
       expect(out).toMatch(/^\s+aoede \/ null\s+\d+\.\d\dx/m);
       expect(out).toContain("goals (issue 6)");
-      expect(out).toMatch(/idle: aoede serve used \d+\.\d\d % CPU over 1 s/);
+      expect(out).toMatch(/idle: aoede serve used \d+\.\d+ % CPU over 1 s/);
       // its namespaces and files are gone
       const left = readdirSync("/var/run/netns").filter((n) => n.startsWith(`aoede-bnch-${proc.pid}-`));
       expect(left).toEqual([]);
