@@ -36,7 +36,7 @@ export async function startVblade(
   let banner = "";
   const deadline = Date.now() + 5000;
   // One read at a time: a read abandoned to the 100 ms timer would take the banner with it.
-  let pending: Promise<ReadableStreamReadResult<Uint8Array>> | undefined;
+  let pending: ReturnType<typeof reader.read> | undefined;
   while (!banner.includes("\n") && Date.now() < deadline) {
     pending ??= reader.read();
     const r = await Promise.race([pending, Bun.sleep(100).then(() => undefined)]);
