@@ -7,13 +7,14 @@
  *  - AoEde's initiator against AoEde's serve: the same, plus Mac Mask edits and
  *    reservations.
  *
- * Both sides are the compiled single file (scripts/build.ts --only host, built
- * once into a private directory; AOEDE_BIN=/path/to/aoede uses that binary).
- * tshark captures inside the initiator's namespace; the capture must then pass
- * checkCapture() in capture-rules.ts (the rules are written there). A broken target — vblade
- * behind test/interop/broken-relay.ts, which rewrites one reply's tag, drops the
- * write replies or corrupts write data — must make the tag check or the sha256
- * comparison fail, and a hand-made capture shows every rule firing.
+ * AoEde, initiator and serve alike, is the compiled single file (scripts/build.ts
+ * --only host, built once into a private directory; AOEDE_BIN=/path/to/aoede
+ * uses that binary). tshark captures inside the initiator's namespace; the
+ * capture must then pass checkCapture() (test/interop/capture-rules.ts, where
+ * the rules are written). A broken target — vblade behind
+ * test/interop/broken-relay.ts, which rewrites one reply's tag, drops the write
+ * replies or corrupts write data — must make the tag check or the sha256
+ * comparison fail, and hand-made captures show every rule firing.
  *
  *   bun test test/interop/peers.test.ts
  *   AOEDE_BIN=dist/aoede bun test test/interop/peers.test.ts
@@ -170,7 +171,7 @@ function peerSuite(kind: TargetKind, mtu: number): void {
       expect(t.bufferCount).toBe(64);
       expect(t.sectorsPerFrame).toBe(mtu === 1500 ? 2 : 17);
       expect(t.paths).toEqual([{ interface: w.ifB, localMac: w.macB, targetMac: w.macA }]);
-   }, 30_000);
+    }, 30_000);
 
     test("ident: model, sectors, LBA48; raw 512 bytes", async () => {
       const r = ok(await cli(["ident", NAME]), "ident");
@@ -178,7 +179,7 @@ function peerSuite(kind: TargetKind, mtu: number): void {
       expect(r.out).toContain(`sectors: ${SIZE / 512}\n`);
       expect(r.out).toContain("lba48: yes\n");
       expect(ok(await cli(["ident", NAME, "--raw"]), "ident --raw").stdout.length).toBe(512);
-   }, 30_000);
+    }, 30_000);
 
     test("config: read, set, set again (error 4), test, test mismatch (silence), prefix, force", async () => {
       const run = (...a: string[]) => cli(["config", NAME, ...a]);
@@ -193,7 +194,7 @@ function peerSuite(kind: TargetKind, mtu: number): void {
       expect(miss.err).toContain("does not equal");
       expect((await run("--prefix", "rack 4")).code).toBe(0);
       expect(ok(await run("--force", "moved"), "config --force").out).toBe("moved\n");
-   }, 30_000);
+    }, 30_000);
 
     if (kind.manage) {
       test("mask: add ourselves and another, read, delete both", async () => {
@@ -203,7 +204,7 @@ function peerSuite(kind: TargetKind, mtu: number): void {
         expect(add.out.split("\n").filter(Boolean).sort()).toEqual([w.macB, other].sort());
         expect(ok(await cli(["read", NAME, "-n", "4096"]), "read with a mask").stdout.length).toBe(4096);
         expect(ok(await cli(["mask", NAME, "--del", other, "--del", w.macB]), "mask --del").out).toBe("");
-     }, 30_000);
+      }, 30_000);
 
       test("reserve: set, read, taken by another (reads refused), force-cleared, released", async () => {
         expect(ok(await cli(["reserve", NAME, "--set", "self"]), "reserve --set").out).toBe(`${w.macB}\n`);
@@ -216,7 +217,7 @@ function peerSuite(kind: TargetKind, mtu: number): void {
         ok(await cli(["reserve", NAME, "--set", "self"]), "reserve --set");
         ok(await cli(["reserve", NAME, "--release"]), "reserve --release");
         expect(ok(await cli(["reserve", NAME]), "reserve").out).toBe("");
-     }, 30_000);
+      }, 30_000);
     }
 
     test(`read ${SIZE / MIB} MiB: sha256 matches the target's file`, async () => {
@@ -458,7 +459,7 @@ describe.skipIf(!!why)("real peers, tshark capturing", () => {
       dir = mkdtempSync(join(tmpdir(), "aoede-peers-"));
       img = makeImage(4 * MIB);
       vb = await startVblade(w.nsA, w.ifA, 7, 3, img.path, { bufcnt: 64 });
-   }, 30_000);
+    }, 30_000);
 
     afterAll(async () => {
       cap?.kill();
@@ -471,6 +472,9 @@ describe.skipIf(!!why)("real peers, tshark capturing", () => {
 
     /** relay in `mode`, capture on the initiator's side, `run`, then the capture's report and the relay's counters */
     async function broken(mode: string, run: () => Promise<void>): Promise<{ rep: CaptureReport; counters: Record<string, number> }> {
+      // whatever a failed test before this one left running
+      cap?.kill();
+      relay?.kill();
       relay = await startRelay(w, mode);
       const file = join(dir, `${mode.replace(":", "-")}.pcap`);
       cap = await startCapture(w.nsB, w.ifB, file);
