@@ -44,6 +44,8 @@
  *   --markdown FILE  write the report as Markdown (the README's Benchmarks section)
  *   --no-pin         let the scheduler place target and load generator (default: the
  *                    target on the first half of the CPUs, the initiator on the other half)
+ *   --target-cpus L  CPUs for the target (taskset list, e.g. 1), and
+ *   --load-cpus L    for the load generator, instead of the halves
  *   --smoke          a few seconds: 1 run of 0.3 s, MTU 1500, memory only, idle 1 s
  *
  * Pinning: on a 2-CPU VM an unpinned run varies by +-30 % from run to run (the
@@ -89,6 +91,8 @@ interface Options {
   markdown?: string;
   smoke: boolean;
   pin: boolean;
+  targetCpus?: string;
+  loadCpus?: string;
 }
 
 function usage(msg: string): never {
@@ -198,6 +202,12 @@ function parseOptions(argv: string[]): Options {
         break;
       case "--no-pin":
         o.pin = false;
+        break;
+      case "--target-cpus":
+        o.targetCpus = val();
+        break;
+      case "--load-cpus":
+        o.loadCpus = val();
         break;
       case "-h":
       case "--help":
@@ -336,9 +346,11 @@ function choosePinning(o: Options): void {
   }
   const half = Math.floor(n / 2);
   const range = (a: number, b: number) => (a === b ? `${a}` : `${a}-${b}`);
-  pinTarget = [taskset, "-c", range(0, half - 1)];
-  pinLoad = [taskset, "-c", range(half, n - 1)];
-  pinDescription = `target on CPU ${range(0, half - 1)}, load generator on CPU ${range(half, n - 1)} (taskset)`;
+  const t = o.targetCpus ?? range(0, half - 1);
+  const l = o.loadCpus ?? range(half, n - 1);
+  pinTarget = [taskset, "-c", t];
+  pinLoad = [taskset, "-c", l];
+  pinDescription = `target on CPU ${t}, load generator on CPU ${l} (taskset)`;
 }
 let aoedeDescription = "";
 
