@@ -24,7 +24,7 @@
  * (test/interop/install-deps.sh installs them); skips with one line without.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { aoede, waitForTarget, type CliResult } from "../helpers/aoede-cli.ts";
@@ -56,8 +56,14 @@ if (why) console.log(`SKIP peers interop (vblade, aoede serve, tshark): ${why}`)
 // ---- the compiled binary, built once per process ---------------------------------------------
 
 let built: Promise<string> | undefined;
+let buildDir: string | undefined;
+const BUILD_PREFIX = "aoede-peers-bin-";
 
-/** AOEDE_BIN, or `bun scripts/build.ts --only host` into a private directory (removed on exit). */
+/**
+ * AOEDE_BIN, or `bun scripts/build.ts --only host` into a private directory
+ * (107 MiB; removed after the file's tests, and by the next run when a killed
+ * run left it: its name carries the pid).
+ */
 function aoedeBin(): Promise<string> {
   built ??= (async () => {
     if (process.env.AOEDE_BIN) {
@@ -65,8 +71,11 @@ function aoedeBin(): Promise<string> {
       if (!existsSync(bin)) throw new Error(`AOEDE_BIN=${process.env.AOEDE_BIN}: no such file`);
       return bin;
     }
-    const dir = mkdtempSync(join(tmpdir(), "aoede-peers-bin-"));
-    process.on("exit", () => rmSync(dir, { recursive: true, force: true }));
+    for (const name of readdirSync(tmpdir())) {
+      const pid = new RegExp(`^${BUILD_PREFIX}(\\d+)-`).exec(name)?.[1];
+      if (pid && !existsSync(`/proc/${pid}`)) rmSync(join(tmpdir(), name), { recursive: true, force: true });
+    }
+    const dir = (buildDir = mkdtempSync(join(tmpdir(), `${BUILD_PREFIX}${process.pid}-`)));
     const t0 = performance.now();
     const b = Bun.spawn([process.execPath, "scripts/build.ts", "--only", "host", "--outdir", dir], { cwd: root, stdout: "pipe", stderr: "pipe" });
     const [out, err, code] = await Promise.all([new Response(b.stdout).text(), new Response(b.stderr).text(), b.exited]);
@@ -76,6 +85,10 @@ function aoedeBin(): Promise<string> {
   })();
   return built;
 }
+
+afterAll(() => {
+  if (buildDir) rmSync(buildDir, { recursive: true, force: true });
+});
 
 // ---- one peer pair, one MTU ------------------------------------------------------------------
 
