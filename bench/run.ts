@@ -656,6 +656,39 @@ function buildReport(results: Results, o: Options, x: Extras): Report {
   const text: string[] = [];
   const md: string[] = [];
   const vbladeKinds = (["vblade64", "vblade"] as const).filter((k) => o.targets.includes(k));
+
+  // the summary: one line per store, MTU and workload
+  {
+    const header = ["store", "MTU", "workload", ...o.targets.map((k) => targetLabel(k, o)), "unit"];
+    if (o.targets.includes("aoede") && vbladeKinds.length) header.push("aoede / best vblade");
+    if (o.targets.includes("aoede") && o.targets.includes("null") && o.stores.includes("memory")) header.push("aoede / null");
+    const rows: string[][] = [];
+    for (const store of o.stores)
+      for (const mtu of o.mtus)
+        for (const w of o.workloads) {
+          // MB/s for sequential work, IOPS for random 4 KiB
+          const pick = (m: Med | undefined) => (m ? (w.startsWith("seq") ? m.mbps : m.iops) : undefined);
+          const show = (v: number | undefined) => (w.startsWith("seq") ? num(v) : int(v));
+          const a = pick(med(results.get(key(store, mtu, "aoede", w))));
+          const row = [store, String(mtu), w];
+          for (const k of o.targets) row.push(k === "null" && store !== "memory" ? "" : show(pick(med(results.get(key(store, mtu, k, w))))));
+          row.push(w.startsWith("seq") ? "MB/s" : "IOPS");
+          let best: number | undefined;
+          for (const k of vbladeKinds) {
+            const v = pick(med(results.get(key(store, mtu, k, w))));
+            if (v !== undefined && (best === undefined || v > best)) best = v;
+          }
+          if (header.includes("aoede / best vblade")) row.push(ratio(a, best));
+          if (header.includes("aoede / null")) row.push(store === "memory" ? ratio(a, pick(med(results.get(key(store, mtu, "null", w))))) : "");
+          rows.push(row);
+        }
+    const title = `summary: medians of ${o.runs} run${o.runs > 1 ? "s" : ""} of ${o.durationS} s (MB/s for sequential, IOPS for random 4 KiB)`;
+    text.push(title, formatTable(header, rows, [0, 2]));
+    md.push(`**${title}**`, "", "| " + header.join(" | ") + " |", "|" + header.map((_, i) => (i === 0 || i === 2 ? "---" : "---:")).join("|") + "|");
+    for (const r of rows) md.push("| " + r.join(" | ") + " |");
+    md.push("");
+  }
+
   for (const store of o.stores) {
     for (const mtu of o.mtus) {
       const kinds = o.targets.filter((k) => !(k === "null" && store !== "memory"));
@@ -921,6 +954,7 @@ async function main(): Promise<number> {
     const head = [
       `Measured ${startedAt} on ${x.machine}; \`aoede\`: ${aoedeDescription}.`,
       `${o.runs} run(s) of ${o.durationS} s per workload (+${o.warmupS} s warm-up), medians; targets took turns in every run; ${pinDescription}.`,
+      "",
       "",
     ];
     writeFileSync(o.markdown, head.join("\n") + report.markdown);
