@@ -16,8 +16,10 @@ export interface ServeProc {
   output(): string;
   /** wait until the output matches, or fail after `ms` */
   waitOutput(re: RegExp, ms?: number): Promise<void>;
-  /** send a signal and wait for the exit status */
+  /** send a signal (unless it has exited already) and wait for the exit status */
   stop(signal?: NodeJS.Signals, ms?: number): Promise<number>;
+  /** wait for the exit status without signalling (SIGKILL after `ms`) */
+  waitExit(ms?: number): Promise<number>;
   /** kill outright if still running (afterAll) */
   kill(): void;
 }
@@ -52,6 +54,9 @@ export function spawnServe(prefix: string[], args: string[], bin?: string): Serv
     },
     async stop(signal = "SIGTERM", ms = 10_000) {
       if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
+      return self.waitExit(ms);
+    },
+    async waitExit(ms = 10_000) {
       const timer = setTimeout(() => proc.kill("SIGKILL"), ms);
       const code = await proc.exited;
       clearTimeout(timer);
