@@ -51,7 +51,10 @@ export function discover(ini: Initiator, o: DiscoverOptions): Promise<Target[]> 
 
   return new Promise((resolve) => {
     let settleTimer: ReturnType<typeof setTimeout> | undefined;
+    let done = false;
     const finish = () => {
+      if (done) return;
+      done = true;
       clearTimeout(timeout);
       clearInterval(again);
       clearTimeout(settleTimer);
@@ -70,7 +73,7 @@ export function discover(ini: Initiator, o: DiscoverOptions): Promise<Target[]> 
       if (path && t0 !== undefined && path.rtt.samples === 0) path.rtt.sample(performance.now() - t0);
       if (one) {
         if (links.size >= ini.netlinks.length) finish();
-        else settleTimer ??= setTimeout(finish, o.settleMs ?? 100);
+        else settleTimer ??= setTimeout(expire, o.settleMs ?? 100);
       }
     });
     const broadcast = () => {
@@ -85,7 +88,15 @@ export function discover(ini: Initiator, o: DiscoverOptions): Promise<Target[]> 
         }
       }
     };
-    const timeout = setTimeout(finish, o.timeoutMs);
+    // The window is measured from the first broadcast, but replies that reached the
+    // kernel within it count even if the loop has not been told yet (the poller's
+    // thread still starting, or this process not scheduled on a busy machine):
+    // take them before giving up.
+    const expire = () => {
+      ini.pollNow();
+      finish();
+    };
+    const timeout = setTimeout(expire, o.timeoutMs);
     const again = setInterval(broadcast, Math.max(20, Math.min(REBROADCAST_MS, o.timeoutMs / 3)));
     broadcast();
   });

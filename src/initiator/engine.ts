@@ -50,6 +50,8 @@ import { aoeErrorText, ataErrorText } from "./errors.ts";
 export interface FrameLoop {
   /** returns the detach function */
   attach(link: RawLink, onFrame: (frame: Uint8Array, link: RawLink) => void, onBatchEnd?: () => void): () => void;
+  /** deliver what the links hold now, without waiting for readiness (EventLoop.drainNow) */
+  drainNow?(): void;
 }
 
 export interface InitiatorOptions {
@@ -128,6 +130,14 @@ export class Initiator {
   /** Sends one frame now on `netlink`, outside any request (discovery broadcasts). */
   sendRaw(netlink: NetLink, frame: Uint8Array): boolean {
     return netlink.link.send(frame);
+  }
+
+  /**
+   * Takes the frames the kernel holds for our links now instead of when the poller
+   * reports them: a deadline that expires must not miss a reply that had arrived.
+   */
+  pollNow(): void {
+    if (!this.closed) this.loop.drainNow?.();
   }
 
   /** A fresh tag for frames outside requests. */

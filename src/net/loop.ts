@@ -125,6 +125,19 @@ export class EventLoop {
     }
   }
 
+  /**
+   * Take what every attached link holds now, without waiting for the poller, then
+   * end the batch as a wake does. For deadlines (discovery's): a frame the kernel
+   * received before the deadline counts even if the poller has not reported it yet
+   * (its worker still starting, or this process not scheduled for a while on a
+   * busy machine). Does nothing inside a wake, which drains anyway.
+   */
+  drainNow(): void {
+    if (this.#closed || this.#inWake) return;
+    for (const e of [...this.#entries.values()]) this.#drain(e);
+    this.#batchEnd();
+  }
+
   /** Send every queued frame now. */
   flush(): void {
     for (const [link, q] of this.#queues) if (q.length) this.#flushLink(link, q);
