@@ -6,10 +6,14 @@
  * up. The numbers are not judged here — only that the bench runs and reports.
  * Skipped when the process cannot create namespaces (not root).
  */
-import { describe, expect, test } from "bun:test";
+import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { readdirSync } from "node:fs";
 import path from "node:path";
 import { canUseNetns } from "../helpers/netns.ts";
+
+// Child processes: several times slower on a busy 2-core machine than alone.
+// bun test's default is 5 s (bunfig.toml cannot change it).
+setDefaultTimeout(30_000);
 
 const ROOT = path.join(import.meta.dir, "../..");
 const MAIN = path.join(ROOT, "src/cli/main.ts");

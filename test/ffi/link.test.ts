@@ -1,10 +1,14 @@
 /** The AF_PACKET RawLink over a veth pair between two private namespaces. */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { listEthernetInterfaces } from "../../ffi/linux/interfaces.ts";
 import { ETH_P_ALL, PacketLink } from "../../ffi/linux/packet.ts";
 import { openRawLink, RawLinkError, type RawLink } from "../../ffi/rawlink.ts";
 import { canUseNetns, makeVethWorld, type VethWorld } from "../helpers/netns.ts";
 import { collect, ETHERTYPE_IPV4, seqOf, testFrame } from "./frames.ts";
+
+// Namespaces and raw links: several times slower on a busy
+// 2-core machine than alone. bun test's default is 5 s (bunfig.toml cannot change it).
+setDefaultTimeout(30_000);
 
 const linux = process.platform === "linux";
 const netns = linux && canUseNetns();

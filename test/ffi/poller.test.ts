@@ -1,7 +1,11 @@
 /** The poller alone, over pipes: wakes, handovers, removal, exit. */
-import { afterEach, expect, test } from "bun:test";
+import { afterEach, expect, setDefaultTimeout, test } from "bun:test";
 import { libc } from "../../ffi/libc.ts";
 import { Poller, POLLIN } from "../../ffi/poller.ts";
+
+// A worker thread and real waits: several times slower on a busy
+// 2-core machine than alone. bun test's default is 5 s (bunfig.toml cannot change it).
+setDefaultTimeout(30_000);
 
 const pipes: number[] = [];
 function pipe(): [number, number] {

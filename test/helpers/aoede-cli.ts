@@ -41,7 +41,7 @@ export async function aoede(
 }
 
 /** Polls `aoede discover` in `ns` until `name` answers (targets need a moment to start). */
-export async function waitForTarget(ns: string, name: string, ms = 10_000, opts: { bin?: string } = {}): Promise<void> {
+export async function waitForTarget(ns: string, name: string, ms = 20_000, opts: { bin?: string } = {}): Promise<void> {
   const deadline = Date.now() + ms;
   for (;;) {
     const r = await aoede(ns, ["discover", "--json", "--timeout", "300"], { bin: opts.bin });

@@ -5,12 +5,16 @@
  * (read and write), an output file that cannot be written, an image that does
  * not fit.
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { statSync, truncateSync } from "node:fs";
 import { join } from "node:path";
 import { canUseNetns, makeVethWorld, type VethWorld } from "../helpers/netns.ts";
 import { haveVblade, makeImage, startVblade, type Image, type RunningVblade } from "../helpers/vblade.ts";
 import { aoede, MAIN, waitForTarget } from "../helpers/aoede-cli.ts";
+
+// Namespaces, vblade and CLI processes: several times slower on a busy
+// 2-core machine than alone. bun test's default is 5 s (bunfig.toml cannot change it).
+setDefaultTimeout(30_000);
 
 const MIB = 1 << 20;
 

@@ -5,12 +5,16 @@
  * line against vblade 25, complete bit-exact, and `--stat` (the Plan 9 ctl and
  * devlink text after the copy) shows the resends.
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { join } from "node:path";
 import { canUseNetns } from "../helpers/netns.ts";
 import { makeRelayWorld, RELAY_SCRIPT, type RelayWorld } from "../helpers/impair-relay.ts";
 import { haveVblade, makeImage, sha256File, startVblade, type Image, type RunningVblade } from "../helpers/vblade.ts";
 import { aoede, mbps, waitForTarget } from "../helpers/aoede-cli.ts";
+
+// Namespaces, a lossy relay and vblade: several times slower on a busy
+// 2-core machine than alone. bun test's default is 5 s (bunfig.toml cannot change it).
+setDefaultTimeout(60_000);
 
 const MIB = 1 << 20;
 

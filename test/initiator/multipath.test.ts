@@ -4,7 +4,7 @@
  * interfaces. Both paths carry frames (devlink npkt); one link taken down in
  * the middle of a 64 MiB copy, and the copy still completes bit-exact.
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { canUseNetns } from "../helpers/netns.ts";
 import { makeBridgedWorld, type BridgedWorld } from "../helpers/multipath.ts";
 import { haveVblade, makeImage, sha256, startVblade, type Image, type RunningVblade } from "../helpers/vblade.ts";
@@ -16,6 +16,10 @@ import { readRange, writeRange } from "../../src/initiator/io.ts";
 import { formatTargetStat } from "../../src/initiator/ctl.ts";
 import type { Target } from "../../src/initiator/target.ts";
 import { readFileSync } from "node:fs";
+
+// Namespaces, a bridge and vblade: several times slower on a busy
+// 2-core machine than alone. bun test's default is 5 s (bunfig.toml cannot change it).
+setDefaultTimeout(30_000);
 
 const MIB = 1 << 20;
 
@@ -93,7 +97,7 @@ describe.skipIf(!(canUseNetns() && haveVblade()))("multipath against vblade on a
     expect(down.flags).toEqual([]); // failing: no longer "up"
     expect(notices.some((n) => n.includes("is failing"))).toBe(true);
     console.log(`multipath: 64 MiB read with a link cut at 25 % in ${ms.toFixed(0)} ms\n${formatTargetStat(st)}`);
-  });
+  }, 90_000);
 
   test("the link comes back: it is probed, recovers and carries frames again", async () => {
     bw.world.exec(bw.world.nsA, ["ip", "link", "set", bw.portsA[1], "up"]);
@@ -111,5 +115,5 @@ describe.skipIf(!(canUseNetns() && haveVblade()))("multipath against vblade on a
     expect(p.replies).toBeGreaterThan(before);
     expect(p.failing).toBe(false);
     expect(sha256(readFileSync(img.path).subarray(0, data.length))).toBe(sha256(data));
-  });
+  }, 90_000);
 });

@@ -42,13 +42,13 @@ export function describeTargetSuite(kind: TargetKind): void {
         img = makeImage(64 * MIB);
         target = await kind.start(w.nsA, w.ifA, img.path);
         await waitForTarget(w.nsB, name);
-      });
+      }, 60_000);
 
       afterAll(async () => {
         await target?.stop();
         img?.dispose();
         w?.dispose();
-      });
+      }, 30_000);
 
       test("discover finds it with one path, its buffer count and sector count", async () => {
         const r = await aoede(w.nsB, ["discover", "--json", "-i", w.ifB, "--timeout", "500"]);
@@ -60,7 +60,7 @@ export function describeTargetSuite(kind: TargetKind): void {
         expect(t.paths).toEqual([{ interface: w.ifB, localMac: w.macB, targetMac: w.macA }]);
         const table = await aoede(w.nsB, ["discover", "-i", w.ifB, "--timeout", "500"]);
         expect(table.out).toContain(`${w.ifB}=${w.macA}`);
-      });
+      }, 30_000);
 
       test("stat: aoe-stat row, and the ctl text", async () => {
         const r = await aoede(w.nsB, ["stat", "--timeout", "500"]);
@@ -77,7 +77,7 @@ export function describeTargetSuite(kind: TargetKind): void {
         expect(j.sizeBytes).toBe(64 * MIB);
         expect(j.devlinks[0].nl.ea).toBe(w.macB);
         expect(j.devlinks[0].nl.datamtu).toBe(payload);
-      });
+      }, 30_000);
 
       test("ident: decoded and raw", async () => {
         const r = await aoede(w.nsB, ["ident", name]);
@@ -87,7 +87,7 @@ export function describeTargetSuite(kind: TargetKind): void {
         expect(r.out).toContain("lba48: yes\n");
         const raw = await aoede(w.nsB, ["ident", name, "--raw"]);
         expect(raw.stdout.length).toBe(512);
-      });
+      }, 30_000);
 
       if (mtu === 1500) {
         test("config: read, set, set again (error 4), test, prefix, force", async () => {
@@ -98,15 +98,16 @@ export function describeTargetSuite(kind: TargetKind): void {
           expect(again.code).toBe(1);
           expect(again.err).toContain('config string is already "rack 4 slot 2"');
           expect((await run("--test", "rack 4 slot 2")).code).toBe(0);
-          const miss = await run("--test", "rack 4", "--timeout", "300");
+          // --timeout bounds both finding the target and the silence that means "no"
+          const miss = await run("--test", "rack 4", "--timeout", "1000");
           expect(miss.code).toBe(1);
           expect(miss.err).toContain("does not equal");
           expect((await run("--prefix", "rack 4")).code).toBe(0);
-          expect((await run("--prefix", "rack 5", "--timeout", "300")).code).toBe(1);
+          expect((await run("--prefix", "rack 5", "--timeout", "1000")).code).toBe(1);
           expect((await run("--force", "moved")).out).toBe("moved\n");
-          const d = JSON.parse((await aoede(w.nsB, ["discover", "--json", "--timeout", "300"])).out);
+          const d = JSON.parse((await aoede(w.nsB, ["discover", "--json", "--timeout", "1000"])).out);
           expect(d[0].config).toBe("moved");
-        });
+        }, 30_000);
 
         test("mask: read" + (kind.maskEdits ? ", add, delete, in order" : " (edits abort vblade 25)"), async () => {
           const r = await aoede(w.nsB, ["mask", name]);
@@ -122,7 +123,7 @@ export function describeTargetSuite(kind: TargetKind): void {
           const j = JSON.parse((await aoede(w.nsB, ["mask", name, "--del", other, "--json"])).out);
           expect(j.macs).toEqual([w.macB]);
           expect((await aoede(w.nsB, ["mask", name, "--del", w.macB])).out).toBe("");
-        });
+        }, 30_000);
 
         test("reserve: set for ourselves, read, taken by another, force-cleared", async () => {
           const set = await aoede(w.nsB, ["reserve", name, "--set", "self"]);
@@ -144,7 +145,7 @@ export function describeTargetSuite(kind: TargetKind): void {
           await aoede(w.nsB, ["reserve", name, "--set", "self"]);
           expect((await aoede(w.nsB, ["reserve", name, "--release"])).code).toBe(0);
           expect((await aoede(w.nsB, ["reserve", name])).out).toBe("");
-        });
+        }, 30_000);
       }
 
       test("read 64 MiB to a file: sha256 matches the image", async () => {
@@ -154,7 +155,7 @@ export function describeTargetSuite(kind: TargetKind): void {
         expect(r.code).toBe(0);
         expect(sha256File(out)).toBe(img.sha256);
         console.log(`${kind.label} MTU ${mtu}: read 64 MiB in ${r.ms.toFixed(0)} ms (${mbps(img.size, r.ms)} MB/s, process start included)`);
-      });
+      }, 90_000);
 
       test("write 64 MiB from a file: the target's file matches", async () => {
         const src = makeImage(64 * MIB, "src.img");
@@ -167,7 +168,7 @@ export function describeTargetSuite(kind: TargetKind): void {
         } finally {
           src.dispose();
         }
-      });
+      }, 90_000);
 
       test("ranges: -o/-n read to stdout, unaligned; write at an offset from stdin with a partial last sector", async () => {
         const before = readFileSync(img.path);
@@ -187,7 +188,7 @@ export function describeTargetSuite(kind: TargetKind): void {
         } finally {
           patch.dispose();
         }
-      });
+      }, 30_000);
     });
   }
 }

@@ -6,7 +6,7 @@
  * fetch their Bun runtime once), or not at all when dist/ is newer than every
  * source. Binaries are hard-linked, not copied, into temporary directories.
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { spawnSync } from "bun";
 import {
   copyFileSync,
@@ -24,6 +24,10 @@ import {
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { canUseNetns, makeVethWorld } from "../../src/demo/netns.ts";
+
+// Compiled binaries and install scripts as child processes: several times slower on a busy
+// 2-core machine than alone. bun test's default is 5 s (bunfig.toml cannot change it).
+setDefaultTimeout(60_000);
 
 const repo = resolve(import.meta.dir, "../..");
 const dist = join(repo, "dist");

@@ -3,7 +3,7 @@
  * end-to-end suite (serve.e2e.test.ts) repeats the important cases over a veth
  * pair; this one covers every rule quickly and exactly.
  */
-import { afterAll, beforeEach, describe, expect, test } from "bun:test";
+import { afterAll, beforeEach, describe, expect, setDefaultTimeout, test } from "bun:test";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -39,6 +39,10 @@ import {
   type Addr,
   type Reply,
 } from "../helpers/requests.ts";
+
+// Real files and storage I/O (fdatasync, O_DIRECT): several times slower on a busy
+// 2-core machine than alone. bun test's default is 5 s (bunfig.toml cannot change it).
+setDefaultTimeout(30_000);
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "aoede-export-"));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));

@@ -4,7 +4,7 @@
  * storage must be answered (no hang), and every frame sent must be a well-formed
  * AoE reply from the target.
  */
-import { afterAll, expect, test } from "bun:test";
+import { afterAll, expect, setDefaultTimeout, test } from "bun:test";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -14,6 +14,10 @@ import { Export } from "../../src/target/export.ts";
 import { Storage } from "../../src/target/storage.ts";
 import { TagTracker } from "../../src/target/tags.ts";
 import { ataFrame, configFrame, mac, maskFrame, rawFrame, readFrame, reserveFrame, writeFrame, type Addr } from "../helpers/requests.ts";
+
+// Real files and storage I/O: several times slower on a busy
+// 2-core machine than alone. bun test's default is 5 s (bunfig.toml cannot change it).
+setDefaultTimeout(30_000);
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "aoede-fuzz-"));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));

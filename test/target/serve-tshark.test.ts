@@ -3,7 +3,7 @@
  * IDENTIFY, reads, writes, errors, config, mask and reserve commands, jumbo-free
  * MTU 1500 — and finds no malformed frame. Skipped without namespaces or tshark.
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -12,6 +12,10 @@ import { canUseNetns, makeVethWorld, type VethWorld } from "../helpers/netns.ts"
 import { RawClient } from "../helpers/raw-client.ts";
 import { ataFrame, configFrame, mac, maskFrame, rawFrame, readFrame, reserveFrame, writeFrame } from "../helpers/requests.ts";
 import { startServe, type ServeProc } from "../helpers/serve-proc.ts";
+
+// Namespaces, serve and tshark: several times slower on a busy
+// 2-core machine than alone. bun test's default is 5 s (bunfig.toml cannot change it).
+setDefaultTimeout(30_000);
 
 const hasTshark = Bun.which("tshark") !== null;
 const enabled = canUseNetns() && hasTshark;

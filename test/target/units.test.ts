@@ -2,7 +2,7 @@
  * Unit tests of the target's parts that need no network: ATA planning, access
  * control, tag tracking, persisted state, storage.
  */
-import { afterAll, describe, expect, test } from "bun:test";
+import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -12,6 +12,10 @@ import { planAta, POWER_ACTIVE, STATUS_ERR, STATUS_OK, type AtaDevice } from "..
 import { StateStore } from "../../src/target/state.ts";
 import { Storage, StorageError } from "../../src/target/storage.ts";
 import { TagTracker, TagVerdict } from "../../src/target/tags.ts";
+
+// Real files and storage I/O (fdatasync, O_DIRECT, a loop device): several times slower on a busy
+// 2-core machine than alone. bun test's default is 5 s (bunfig.toml cannot change it).
+setDefaultTimeout(30_000);
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "aoede-target-unit-"));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
