@@ -20,7 +20,7 @@ afterEach(() => {
   for (const fd of pipes.splice(0)) libc.close(fd);
 });
 
-const until = async (cond: () => boolean, ms = 2000) => {
+const until = async (cond: () => boolean, ms = 10_000) => {
   const end = performance.now() + ms;
   while (!cond() && performance.now() < end) await Bun.sleep(1);
   return cond();
@@ -130,7 +130,7 @@ test("a worker that cannot start is reported, not silently deaf", async () => {
   p.onFatal = fatal.resolve;
   const [r] = pipe();
   p.add(r, () => {});
-  const err = await Promise.race([fatal.promise, Bun.sleep(3000).then(() => undefined)]);
+  const err = await Promise.race([fatal.promise, Bun.sleep(10_000).then(() => undefined)]);
   expect(err?.message).toContain("no-such-worker.ts");
   expect(p.closed).toBe(true);
 });

@@ -6,7 +6,7 @@
  * not fit.
  */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { statSync, truncateSync } from "node:fs";
+import { closeSync, openSync, readSync, statSync, truncateSync } from "node:fs";
 import { join } from "node:path";
 import { canUseNetns, makeVethWorld, type VethWorld } from "../helpers/netns.ts";
 import { haveVblade, makeImage, startVblade, type Image, type RunningVblade } from "../helpers/vblade.ts";
@@ -124,7 +124,16 @@ describe.skipIf(!(canUseNetns() && haveVblade()))("initiator errors", () => {
     const chunk = new Uint8Array(MIB).fill(0x5a);
     for (let i = 0; i < 2; i++) p.stdin.write(chunk);
     await p.stdin.flush();
-    await Bun.sleep(300);
+    // In the middle: once the first sector has reached the target (a fixed pause
+    // was too short where the command itself takes a second to start).
+    const first = new Uint8Array(512);
+    const fd = openSync(img.path, "r");
+    try {
+      for (let i = 0; i < 4000 && !(readSync(fd, first, 0, 512, 0) === 512 && first.every((b) => b === 0x5a)); i++) await Bun.sleep(5);
+    } finally {
+      closeSync(fd);
+    }
+    expect(first.every((b) => b === 0x5a)).toBe(true);
     await vb!.stop();
     vb = undefined;
     for (let i = 0; i < 2; i++) p.stdin.write(chunk);
