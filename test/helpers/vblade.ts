@@ -69,9 +69,12 @@ export interface Image {
   dispose(): void;
 }
 
-/** A file of `size` random bytes (seeded per call) in a fresh temporary directory. */
-export function makeImage(size: number, name = "disk.img"): Image {
-  const dir = mkdtempSync(join(tmpdir(), "aoede-img-"));
+/**
+ * A file of `size` random bytes (seeded per call) in a fresh temporary directory
+ * (under `parent`, default the system's temporary directory).
+ */
+export function makeImage(size: number, name = "disk.img", parent = tmpdir()): Image {
+  const dir = mkdtempSync(join(parent, "aoede-img-"));
   const path = join(dir, name);
   const fd = openSync(path, "w");
   const hash = createHash("sha256");

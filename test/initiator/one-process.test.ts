@@ -5,7 +5,8 @@
  * MTU 1500 and 9000; on a clean link next to nothing is resent.
  */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { canUseNetns, makeVethWorld, type VethWorld } from "../helpers/netns.ts";
 import { makeImage, sha256, type Image } from "../helpers/vblade.ts";
 import { openRawLink, type RawLink } from "../../ffi/rawlink.ts";
@@ -23,6 +24,10 @@ import type { Target } from "../../src/initiator/target.ts";
 setDefaultTimeout(30_000);
 
 const MIB = 1 << 20;
+// The image lives in memory where there is a tmpfs: this test is about the loop
+// the two share, and a disk busy with writeback or other work stalls writes longer
+// than the resend timeout (whole windows of writes resent at once).
+const MEMORY_DIR = existsSync("/dev/shm") ? "/dev/shm" : tmpdir();
 
 describe.skipIf(!canUseNetns())("target and initiator in one process", () => {
   for (const mtu of [1500, 9000]) {
@@ -36,7 +41,7 @@ describe.skipIf(!canUseNetns())("target and initiator in one process", () => {
 
       beforeAll(async () => {
         w = makeVethWorld(mtu === 1500 ? "one" : "onj", mtu);
-        img = makeImage(64 * MIB);
+        img = makeImage(64 * MIB, "disk.img", MEMORY_DIR);
         exp = startExport(parseServeArgs(["-b", "64", "4", "2", w.ifA, img.path]), { netns: w.nsA });
         link = openRawLink(w.ifB, { netns: w.nsB, bufferFrames: 1024 });
         ini = new Initiator(sharedLoop(), [link], { deadlineMs: 20_000 });
