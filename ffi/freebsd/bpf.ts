@@ -18,6 +18,7 @@
  *    page have failed on some releases. The link reports the capped MTU, so the
  *    target advertises fewer sectors per frame there.
  */
+import { CloseListeners } from "../close-listeners.ts";
 import { encodeProgram, ethertypeFilter, programHeader } from "../bpf-filter.ts";
 import { Errno } from "../errno.ts";
 import { RawLinkError } from "../errors.ts";
@@ -108,7 +109,7 @@ export class BpfLink implements RawLink {
   readonly #readBuf: Uint8Array;
   readonly #frames: Uint8Array[] = [];
   readonly #pad = new Uint8Array(new ArrayBuffer(MIN_FRAME));
-  readonly #closeListeners = new Set<() => void>();
+  readonly #closeListeners = new CloseListeners();
   readonly #pageSize: number;
 
   private constructor(
@@ -260,20 +261,12 @@ export class BpfLink implements RawLink {
   }
 
   onClose(cb: () => void): () => void {
-    this.#closeListeners.add(cb);
-    return () => this.#closeListeners.delete(cb);
+    return this.#closeListeners.add(cb);
   }
 
   close(): void {
     if (this.#fd < 0) return;
-    for (const cb of [...this.#closeListeners]) {
-      try {
-        cb();
-      } catch {
-        // the descriptor is closed regardless
-      }
-    }
-    this.#closeListeners.clear();
+    this.#closeListeners.fire();
     libc.close(this.#fd);
     this.#fd = -1;
   }

@@ -2,6 +2,7 @@
  * The Linux backend of RawLink: an AF_PACKET SOCK_RAW socket bound to one interface
  * and to ethertype 0x88A2, non-blocking, drained with recvmmsg and fed with sendmmsg.
  */
+import { CloseListeners } from "../close-listeners.ts";
 import { ptr } from "bun:ffi";
 import { encodeProgram, ethertypeFilter, programHeader } from "../bpf-filter.ts";
 import { Errno } from "../errno.ts";
@@ -377,25 +378,15 @@ export class PacketLink implements RawLink {
     return this.#kernelDrops;
   }
 
-  readonly #closeListeners = new Set<() => void>();
+  readonly #closeListeners = new CloseListeners();
 
   onClose(cb: () => void): () => void {
-    this.#closeListeners.add(cb);
-    return () => this.#closeListeners.delete(cb);
+    return this.#closeListeners.add(cb);
   }
 
   close(): void {
     if (this.#fd < 0) return;
-    // Listeners first: the poller must forget the descriptor before its number
-    // can be reused.
-    for (const cb of [...this.#closeListeners]) {
-      try {
-        cb();
-      } catch {
-        // a listener's failure must not leave the descriptor open
-      }
-    }
-    this.#closeListeners.clear();
+    this.#closeListeners.fire();
     libc.close(this.#fd);
     this.#fd = -1;
   }
