@@ -507,9 +507,11 @@ export class Initiator {
   /**
    * Every TICK_MS while frames are in flight. Frames past their deadline fail;
    * frames past their resend timeout are resent, but only after giving the
-   * loop one turn (setTimeout 0): replies that arrived while this thread was
-   * busy are waiting in the socket, and judging before they are read would
-   * resend frames that were answered.
+   * loop one turn (setTimeout 0) and reading the links (pollNow): replies that
+   * arrived while this thread was busy are waiting in the socket, and judging
+   * before they are read would resend frames that were answered. The turn
+   * alone is not enough on a busy machine, where the poller's thread may not
+   * have run yet to report them: whole windows were resent.
    */
   private tick(): void {
     const now = performance.now();
@@ -541,6 +543,8 @@ export class Initiator {
   }
 
   private judge(): void {
+    if (this.closed) return;
+    this.pollNow();
     if (this.closed) return;
     const now = performance.now();
     for (const t of this.targets.values()) {

@@ -341,7 +341,23 @@ class UnreportedHarness extends Harness {
   }
 }
 
-describe("discovery when the loop lags", () => {
+describe("when the loop lags", () => {
+  test("replies the poller has not reported are read before frames are judged lost: nothing is resent", async () => {
+    const h = new UnreportedHarness(64, true);
+    h.respond = (r) => [{ frame: h.answer(r) }]; // discovery and IDENTIFY as usual
+    const ini = new Initiator(h, [h.link], { rtt: { minTimeoutMs: 5 }, deadlineMs: 5000 });
+    const [t] = await discover(ini, { timeoutMs: 200, shelf: 1, slot: 0 });
+    await ini.identify(t!);
+    h.respond = (r) => (h.held.push(h.answer(r)), []); // now the replies wait "in the socket"
+    const before = h.sent.length;
+    const buf = new Uint8Array(16 * SECTOR_SIZE);
+    await ini.read(t!, 0, 16, buf);
+    expect(buf as Uint8Array).toEqual(h.disk.subarray(0, 16 * SECTOR_SIZE));
+    expect(h.sent.length - before).toBe(8); // 8 frames of 2 sectors, none twice
+    expect(h.drains).toBeGreaterThan(0);
+    ini.close();
+  });
+
   for (const one of [false, true]) {
     test(`a reply received within the window counts though the poller never reported it (${one ? "one target" : "broadcast"})`, async () => {
       const h = new UnreportedHarness(64, true);
