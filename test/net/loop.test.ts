@@ -13,7 +13,7 @@ setDefaultTimeout(30_000);
 const netns = process.platform === "linux" && canUseNetns();
 
 /** `bun -e` with a raw link open on `ifname` in `ns` as `link`, and sharedLoop imported. */
-function spawnChild(ns: string, ifname: string, body: string) {
+function spawnChild(ns: string, ifname: string, body: string, env: Record<string, string> = {}) {
   const script = `
     import { openRawLink } from ${JSON.stringify(`${import.meta.dir}/../../ffi/rawlink.ts`)};
     import { sharedLoop } from ${JSON.stringify(`${import.meta.dir}/../../src/net/loop.ts`)};
@@ -21,12 +21,12 @@ function spawnChild(ns: string, ifname: string, body: string) {
     const link = openRawLink(${JSON.stringify(ifname)}, { netns: ${JSON.stringify(ns)} });
     ${body}
   `;
-  return Bun.spawn([process.execPath, "-e", script], { stdout: "pipe", stderr: "pipe" });
+  return Bun.spawn([process.execPath, "-e", script], { stdout: "pipe", stderr: "pipe", env: { ...process.env, ...env } });
 }
 
 /** Run a child to its end (killed after `ms`, a bound for a busy machine). */
-async function runChild(ns: string, ifname: string, body: string, ms = 20_000) {
-  const p = spawnChild(ns, ifname, body);
+async function runChild(ns: string, ifname: string, body: string, env: Record<string, string> = {}, ms = 20_000) {
+  const p = spawnChild(ns, ifname, body, env);
   const timer = setTimeout(() => p.kill(), ms);
   const [out, err, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
   clearTimeout(timer);
@@ -218,41 +218,52 @@ describe.skipIf(!netns)("EventLoop", () => {
 
   test("idle: no CPU while attached links are silent", async () => {
     // Measured in a process of its own (this one, the test runner, may still be
-    // collecting the garbage of the files before), and in nanoseconds on a CPU from
-    // /proc/self/task/*/schedstat: getrusage() counts whole scheduler ticks (10 ms
-    // here), so 2 s of idling read as anything from 0 to 1.3 % on a busy machine.
+    // collecting the garbage of the files before), over every thread, from
+    // /proc/self/task/*: nanoseconds on a CPU (schedstat; getrusage counts whole
+    // 10 ms ticks) and wake-ups (voluntary context switches). The wake-ups are the
+    // exact measure: idle, the process wakes only for Bun's own timers (its 1 Hz GC
+    // timer, mimalloc's purge thread: 7 in these 2 s), where a loop that polled on a
+    // timer would wake hundreds of times; and the poller must not wake at all. The
+    // CPU time of those few wake-ups is noise on a busy virtual machine (0.1 to 1.1 %
+    // of the 2 s measured), so its bound only catches spinning.
     const r = await runChild(
       w.nsB,
       w.ifB,
       `const { readdirSync, readFileSync } = await import("node:fs");
-      const onCpuNs = () => {
+      const sample = () => {
         let ns = 0;
+        let wakes = 0;
         for (const t of readdirSync("/proc/self/task")) {
           try {
             ns += Number(readFileSync("/proc/self/task/" + t + "/schedstat", "utf8").split(" ")[0]);
+            wakes += Number(/\\nvoluntary_ctxt_switches:\\s+(\\d+)/.exec(readFileSync("/proc/self/task/" + t + "/status", "utf8"))[1]);
           } catch {}
         }
-        return ns;
+        return { ns, wakes };
       };
       const detach = sharedLoop().attach(link, () => {});
       Bun.gc(true);
       await Bun.sleep(200);
-      const w0 = sharedPoller().stats.wakes;
+      const p0 = sharedPoller().stats.wakes;
       const t0 = performance.now();
-      const c0 = onCpuNs();
+      const s0 = sample();
       await Bun.sleep(2000);
-      const cpuNs = onCpuNs() - c0;
-      console.log(JSON.stringify({ cpuNs, wallNs: (performance.now() - t0) * 1e6, wakes: sharedPoller().stats.wakes - w0 }));
+      const s1 = sample();
+      console.log(JSON.stringify({ cpuNs: s1.ns - s0.ns, threadWakes: s1.wakes - s0.wakes, wallNs: (performance.now() - t0) * 1e6, pollerWakes: sharedPoller().stats.wakes - p0 }));
       detach();
       link.close();`,
     );
     expect(r.err).toBe("");
     expect(r.code).toBe(0);
-    const { cpuNs, wallNs, wakes } = JSON.parse(r.out) as { cpuNs: number; wallNs: number; wakes: number };
+    const { cpuNs, threadWakes, wallNs, pollerWakes } = JSON.parse(r.out) as { cpuNs: number; threadWakes: number; wallNs: number; pollerWakes: number };
     const share = cpuNs / wallNs;
-    console.log(`idle CPU over ${(wallNs / 1e9).toFixed(1)} s with a link attached: ${(cpuNs / 1e6).toFixed(1)} ms (${(share * 100).toFixed(2)} %), ${wakes} poller wakes`);
-    expect(wakes).toBe(0); // the poller's thread stayed blocked in poll()
-    expect(share).toBeLessThan(0.01);
+    console.log(
+      `idle over ${(wallNs / 1e9).toFixed(1)} s with a link attached: ${threadWakes} thread wake-ups, ${pollerWakes} poller wakes, ` +
+        `${(cpuNs / 1e6).toFixed(1)} ms CPU (${(share * 100).toFixed(2)} %)`,
+    );
+    expect(pollerWakes).toBe(0); // the poller's thread stayed blocked in poll()
+    expect(threadWakes).toBeLessThanOrEqual(20);
+    expect(share).toBeLessThan(0.05);
   });
 });
 
