@@ -38,21 +38,11 @@ import {
   reserveConflict,
   reserveSet,
 } from "./golden.ts";
+import { seededRandom } from "../helpers/prng.ts";
 
 const SEED = Number(process.env.AOE_FUZZ_SEED ?? 0x5eed_a0e);
 const FRAMES = Number(process.env.AOE_FUZZ_FRAMES ?? 120_000);
 
-/** mulberry32: small, fast, good enough to pick bytes. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const identifyFrame = concat(idnfReply.subarray(0, ATA_DATA_OFFSET), buildIdentify({ sectors: 0x1234567, model: "m", serial: "s", firmware: "f" }));
 const goldens = [
@@ -177,7 +167,7 @@ function expectSame(a: unknown, b: unknown, what: string): void {
 }
 
 test(`fuzz: ${FRAMES} frames through every decoder throw only DecodeError (seed ${SEED})`, () => {
-  const rand = prng(SEED);
+  const rand = seededRandom(SEED);
   const failures: string[] = [];
   const outcomes: Record<string, { ok: number; short: number; invalid: number }> = {};
   for (const [name] of checks) outcomes[name] = { ok: 0, short: 0, invalid: 0 };

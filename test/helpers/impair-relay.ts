@@ -18,6 +18,7 @@
 import { spawnSync } from "bun";
 import { openRawLink, type RawLink } from "../../ffi/rawlink.ts";
 import { EventLoop } from "../../src/net/loop.ts";
+import { seededRandom } from "./prng.ts";
 
 export interface RelayCounters {
   forwarded: number;
@@ -28,18 +29,6 @@ export interface RelayCounters {
   reordered: number;
 }
 
-/** xorshift32: small, seeded, good enough for choosing frames. */
-function rng(seed: number): () => number {
-  let x = seed >>> 0 || 0x9e3779b9;
-  return () => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x / 0x1_0000_0000;
-  };
-}
 
 export interface RelayOptions {
   /** longest frame passed, bytes */
@@ -53,7 +42,7 @@ export interface RelayOptions {
 /** Forwards between `a` and `b` on `loop` until the returned stop() is called. */
 export function relay(loop: EventLoop, a: RawLink, b: RawLink, o: RelayOptions): { counters: RelayCounters; stop: () => void } {
   const counters: RelayCounters = { forwarded: 0, tooLong: 0, dropped: 0, duplicated: 0, reordered: 0 };
-  const random = rng(o.seed);
+  const random = seededRandom(o.seed);
   const held = new Map<RawLink, { frame: Uint8Array; timer: ReturnType<typeof setTimeout> }>();
   const release = (out: RawLink) => {
     const h = held.get(out);

@@ -14,6 +14,7 @@ import { Export } from "../../src/target/export.ts";
 import { Storage } from "../../src/target/storage.ts";
 import { TagTracker } from "../../src/target/tags.ts";
 import { ataFrame, configFrame, mac, maskFrame, rawFrame, readFrame, reserveFrame, writeFrame, type Addr } from "../helpers/requests.ts";
+import { seededUint32 } from "../helpers/prng.ts";
 
 // Real files and storage I/O: several times slower on a busy
 // 2-core machine than alone. bun test's default is 5 s (bunfig.toml cannot change it).
@@ -22,18 +23,6 @@ setDefaultTimeout(30_000);
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "aoede-fuzz-"));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
-/** xorshift32: reproducible */
-function rng(seed: number) {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x;
-  };
-}
 
 test("100,000 random and mutated frames: no exception, no hang, only well-formed replies", async () => {
   const file = path.join(tmp, "fuzz.img");
@@ -63,7 +52,7 @@ test("100,000 random and mutated frames: no exception, no hang, only well-formed
       }
     },
   });
-  const next = rng(0xa0ede);
+  const next = seededUint32(0xa0ede);
   const at: Addr = { src: mac("02:bb:00:00:00:01"), dst: TARGET, major: 1, minor: 2 };
   const seeds = [
     readFrame(at, 1, 0, 1),
