@@ -57,7 +57,7 @@ import { spawn, spawnSync, type Subprocess } from "bun";
 import { closeSync, existsSync, fsyncSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync, writeSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { makeVethWorld, netnsUnavailable, sweepStale, cleanupAll, type VethWorld } from "../src/demo/netns.ts";
+import { makeVethWorld, netnsUnavailable, sweepStale, cleanupAll, type VethWorld } from "../src/net/netns.ts";
 import { bytes, formatTable, int, median, num, ratio } from "../src/bench/format.ts";
 import type { WorkloadResult, Workload } from "../src/bench/loadgen.ts";
 

@@ -21,7 +21,7 @@ import { discover } from "../initiator/discover.ts";
 import { readRange, writeRange } from "../initiator/io.ts";
 import { formatStatTable } from "../initiator/table.ts";
 import { statRow } from "../initiator/views.ts";
-import { makeVethWorld, netnsUnavailable, sweepStale, type VethWorld } from "./netns.ts";
+import { makeVethWorld, netnsUnavailable, sweepStale, type VethWorld } from "../net/netns.ts";
 
 export interface DemoOptions {
   /** MiB of random data written and read back */

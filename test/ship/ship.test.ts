@@ -23,7 +23,7 @@ import {
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { canUseNetns, makeVethWorld } from "../../src/demo/netns.ts";
+import { canUseNetns, makeVethWorld } from "../../src/net/netns.ts";
 
 // Compiled binaries and install scripts as child processes: several times slower on a busy
 // 2-core machine than alone. bun test's default is 5 s (bunfig.toml cannot change it).

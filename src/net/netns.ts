@@ -7,7 +7,7 @@
  * Names: namespaces "aoede-<tag>-<pid><n>a"/"...b"; veth ends "ad<tag><pid><n><p>a"/"...b"
  * (interface names are limited to 15 bytes, IFNAMSIZ - 1).
  *
- * Used by `aoede demo`; test/helpers can build on it too. Needs root and iproute2.
+ * Used by `aoede demo`, `bun run bench` and the tests (test/helpers/netns.ts). Needs root and iproute2.
  */
 import { spawnSync } from "bun";
 import { existsSync, readdirSync } from "node:fs";
