@@ -22,6 +22,7 @@ import { CloseListeners } from "../close-listeners.ts";
 import { encodeProgram, ethertypeFilter, programHeader } from "../bpf-filter.ts";
 import { Errno } from "../errno.ts";
 import { RawLinkError } from "../errors.ts";
+import { MIN_FRAME, noteSendFailure, zeroPadded } from "../send-rules.ts";
 import { interfaceLinks } from "../ifaddrs.ts";
 import { cString, lastError, libc } from "../libc.ts";
 import type { LinkStats, RawLink, RawLinkOptions } from "../rawlink.ts";
@@ -45,7 +46,6 @@ import { ifreqFor, interfaceMtu } from "./ifreq.ts";
 
 const ETHERTYPE_AOE = 0x88a2;
 const ETH_HLEN = 14;
-const MIN_FRAME = 60;
 const IFF_UP = 0x1;
 
 // FreeBSD <fcntl.h>, <sys/socket.h>
@@ -57,7 +57,6 @@ const F_SETFL = 4;
 /** Ask for this much kernel buffer at least (the kernel caps it at net.bpf.maxbufsize). */
 const MIN_BUFFER = 1 << 19;
 
-const TRANSIENT_SEND = new Set([Errno.EAGAIN, Errno.ENOBUFS, Errno.EINTR, Errno.ENETDOWN, Errno.ENXIO]);
 
 function uintArg(v: number): Uint32Array {
   const a = new Uint32Array(new ArrayBuffer(4));
@@ -205,12 +204,7 @@ export class BpfLink implements RawLink {
 
   send(frame: Uint8Array): boolean {
     if (this.#fd < 0) throw new RawLinkError("EBADF", `link ${this.name} is closed`);
-    let buf = frame;
-    if (frame.length < MIN_FRAME) {
-      buf = this.#pad;
-      buf.set(frame);
-      buf.fill(0, frame.length);
-    }
+    const buf = frame.length < MIN_FRAME ? zeroPadded(frame, this.#pad) : frame;
     if (buf.length > this.#pageSize) {
       throw new RawLinkError("EMSGSIZE", `frame of ${buf.length} bytes exceeds the page-size cap on ${this.name}`);
     }
@@ -218,10 +212,7 @@ export class BpfLink implements RawLink {
       this.stats.sent++;
       return true;
     }
-    const e = lastError();
-    if (!TRANSIENT_SEND.has(e.errno)) throw new RawLinkError(e.code, `send on ${this.name} failed: ${e.text}`);
-    this.stats.sendDropped++;
-    this.stats.lastError = e.code;
+    noteSendFailure(this.stats, this.name, lastError());
     return false;
   }
 

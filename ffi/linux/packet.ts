@@ -8,6 +8,7 @@ import { encodeProgram, ethertypeFilter, programHeader } from "../bpf-filter.ts"
 import { Errno } from "../errno.ts";
 import { lastError, libc } from "../libc.ts";
 import { RawLinkError } from "../errors.ts";
+import { isTransientSendError, MIN_FRAME, noteSendFailure, zeroPadded } from "../send-rules.ts";
 import type { LinkStats, RawLink, RawLinkOptions } from "../rawlink.ts";
 import {
   ARPHRD_ETHER,
@@ -23,7 +24,6 @@ import { withNetns } from "./netns.ts";
 export const ETHERTYPE_AOE = 0x88a2;
 const ETH_HLEN = 14;
 const VLAN_TAG_LEN = 4;
-const MIN_FRAME = 60;
 
 const AF_PACKET = 17;
 const SOCK_RAW = 3;
@@ -53,7 +53,6 @@ const SKB_OVERHEAD = 768;
 const SEND_CHUNK = 64;
 
 /** Errors that mean "this frame did not go out now", not "the program is wrong". */
-const TRANSIENT_SEND = new Set([Errno.EAGAIN, Errno.ENOBUFS, Errno.EINTR, Errno.ENETDOWN, Errno.ENXIO, Errno.ENODEV]);
 
 function setIntOption(fd: number, level: number, name: number, value: number): boolean {
   const v = new Int32Array(new ArrayBuffer(4));
@@ -267,14 +266,8 @@ export class PacketLink implements RawLink {
 
   send(frame: Uint8Array): boolean {
     if (this.#fd < 0) throw new RawLinkError("EBADF", `link ${this.name} is closed`);
-    let buf = frame;
-    let len = frame.length;
-    if (len < MIN_FRAME) {
-      buf = this.#pad.subarray(0, MIN_FRAME);
-      buf.set(frame);
-      buf.fill(0, len);
-      len = MIN_FRAME;
-    }
+    const buf = frame.length < MIN_FRAME ? zeroPadded(frame, this.#pad) : frame;
+    const len = buf.length;
     // The typed array is passed as the argument: Bun takes its address at call
     // time, so even a small, engine-owned array is safe here.
     if (libc.sendto(this.#fd, buf, len, 0, null, 0) === len) {
@@ -298,7 +291,7 @@ export class PacketLink implements RawLink {
       // The kernel refused frame `done`.
       const e = lastError();
       this.stats.lastError = e.code;
-      if (TRANSIENT_SEND.has(e.errno)) {
+      if (isTransientSendError(e.errno)) {
         // No room (or no link): the rest would fail alike. Dropped; AoE retransmits.
         this.stats.sendDropped += frames.length - done;
         break;
@@ -319,9 +312,7 @@ export class PacketLink implements RawLink {
       const f = frames[from + i]!;
       if (f.length < MIN_FRAME) {
         const off = i * MIN_FRAME;
-        const pad = this.#pad;
-        pad.set(f, off);
-        pad.fill(0, off + f.length, off + MIN_FRAME);
+        zeroPadded(f, this.#pad.subarray(off));
         msgs.setBuffer(i, this.#padAddress + off, MIN_FRAME);
       } else {
         // Touching .buffer first moves an engine-owned small array into a real
@@ -350,12 +341,7 @@ export class PacketLink implements RawLink {
   }
 
   #sendFailed(): void {
-    const e = lastError();
-    if (!TRANSIENT_SEND.has(e.errno)) {
-      throw new RawLinkError(e.code, `send on ${this.name} failed: ${e.text}`);
-    }
-    this.stats.sendDropped++;
-    this.stats.lastError = e.code;
+    noteSendFailure(this.stats, this.name, lastError());
   }
 
   refresh(): void {
