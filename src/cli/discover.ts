@@ -4,7 +4,7 @@
  * target (paths merged by shelf.slot).
  */
 import { defineCommand } from "citty";
-import { commonArgs, commonOptions, jsonArg, runCommand } from "../initiator/cliutil.ts";
+import { commonArgs, commonOptions, hintNothingFound, jsonArg, runCommand } from "../initiator/cliutil.ts";
 import { formatDiscoverTable } from "../initiator/table.ts";
 import { discoverRow, discoveredJson } from "../initiator/views.ts";
 
@@ -14,6 +14,7 @@ export default defineCommand({
   run: ({ args, rawArgs }) =>
     runCommand("discover", () => commonOptions(args, rawArgs), async (s, o) => {
       const targets = await s.discover(o.timeoutMs);
+      if (targets.length === 0) hintNothingFound("discover", s.links.map((l) => l.name), o.timeoutMs);
       if (args.json) process.stdout.write(JSON.stringify(targets.map(discoveredJson), null, 2) + "\n");
       else process.stdout.write(formatDiscoverTable(targets.map(discoverRow)));
     }),

@@ -4,6 +4,8 @@
  * Each subcommand lives in its own file and is loaded only when used, so that
  * `aoede --version` starts fast.
  */
+// First: whether --help may carry colour is settled before citty is loaded.
+import "./color.ts";
 import { defineCommand, runMain } from "citty";
 import { VERSION } from "../version.ts";
 
