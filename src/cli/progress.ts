@@ -17,6 +17,14 @@ export function progressMode(asked: boolean, stderrIsTTY: boolean): ProgressMode
   return asked ? "lines" : "off";
 }
 
+/** The --progress option of read and write (a citty argument definition). */
+export const progressArg = {
+  progress: {
+    type: "boolean",
+    description: "show progress on stderr even when it is not a terminal: a line at most 4 times a second (on a terminal it is always shown)",
+  },
+} as const;
+
 /** Refreshes no closer together than this (4 a second). */
 export const REFRESH_MS = 250;
 

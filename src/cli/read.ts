@@ -10,7 +10,7 @@ import { commonArgs, commonOptions, parseSize, runCommand, UsageError, writeAll 
 import { readRange } from "../initiator/io.ts";
 import { formatTargetStat } from "../initiator/ctl.ts";
 import { SessionError } from "../initiator/session.ts";
-import { progressMode, ProgressMeter } from "./progress.ts";
+import { progressArg, progressMode, ProgressMeter } from "./progress.ts";
 
 export default defineCommand({
   meta: { name: "read", description: "Copy a target's data to a file or stdout. Example: aoede read e9.0 backup.img" },
@@ -20,10 +20,7 @@ export default defineCommand({
     offset: { type: "string", alias: "o", valueHint: "OFFSET", description: "start at this byte (suffixes s, K, M, G)" },
     length: { type: "string", alias: "n", valueHint: "LENGTH", description: "copy this many bytes (default: to the end)" },
     stat: { type: "boolean", description: "print the target's ctl and devlink text on stderr afterwards" },
-    progress: {
-      type: "boolean",
-      description: "show progress on stderr even when it is not a terminal: a line at most 4 times a second (on a terminal it is always shown)",
-    },
+    ...progressArg,
     ...commonArgs,
   },
   run: ({ args, rawArgs }) =>

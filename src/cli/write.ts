@@ -10,7 +10,7 @@ import { commonArgs, commonOptions, parseSize, runCommand, UsageError } from "..
 import { writeRange } from "../initiator/io.ts";
 import { formatTargetStat } from "../initiator/ctl.ts";
 import { SessionError } from "../initiator/session.ts";
-import { progressMode, ProgressMeter } from "./progress.ts";
+import { progressArg, progressMode, ProgressMeter } from "./progress.ts";
 
 function fileSource(fd: number): (max: number) => Promise<Uint8Array> {
   return async (max) => {
@@ -47,10 +47,7 @@ export default defineCommand({
     file: { type: "positional", required: false, description: "input file, or - for stdin (default)" },
     offset: { type: "string", alias: "o", valueHint: "OFFSET", description: "write at this byte, a multiple of 512 (suffixes s, K, M, G)" },
     stat: { type: "boolean", description: "print the target's ctl and devlink text on stderr afterwards" },
-    progress: {
-      type: "boolean",
-      description: "show progress on stderr even when it is not a terminal: a line at most 4 times a second (on a terminal it is always shown)",
-    },
+    ...progressArg,
     ...commonArgs,
   },
   run: ({ args, rawArgs }) => {
