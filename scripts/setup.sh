@@ -17,6 +17,8 @@ if [ "${1:-}" = "--test" ]; then
   want cpio cpio
   want mkfs.ext4 e2fsprogs
   want file file
+  want groff groff-base
+  want man man-db
 fi
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then

@@ -130,6 +130,10 @@ export class Storage {
         throw new StorageError(`${o.path} is neither a regular file nor a block device: export a file or a disk`);
       }
       const total = Math.floor(bytes / SECTOR_SIZE);
+      // Not the offset's fault: say what is wrong with the file itself.
+      if (total === 0) {
+        throw new StorageError(`${o.path} is smaller than one ${SECTOR_SIZE}-byte sector (${bytes} bytes): nothing to export`);
+      }
       if (o.offsetSectors >= total) {
         throw new StorageError(
           `offset ${o.offsetSectors} (-o) is not below the size of ${o.path} (${total} sectors): give a smaller offset`,
