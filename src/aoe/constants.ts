@@ -81,6 +81,8 @@ export const AtaErrorBit = {
   Abrt: 0x04,
   /** IDNF: address not found (past the end of the device). */
   Idnf: 0x10,
+  /** UNC: uncorrectable data error (the medium could not be read). */
+  Unc: 0x40,
 } as const;
 
 /** AoE ATA argument flags, byte 24 (AoE r11, section 3.1). */

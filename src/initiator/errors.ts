@@ -21,6 +21,7 @@ export function ataErrorText(status: number, error: number): string {
   const why: string[] = [];
   if (status & AtaStatus.Err) {
     if (error & AtaErrorBit.Idnf) why.push("address out of range (IDNF)");
+    if (error & AtaErrorBit.Unc) why.push("uncorrectable data (UNC)");
     if (error & AtaErrorBit.Abrt) why.push("command aborted (ABRT)");
   }
   if (status & AtaStatus.Df) why.push("device fault");

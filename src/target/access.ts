@@ -23,6 +23,16 @@ export function macKey(mac: Uint8Array, at = 0): number {
   );
 }
 
+/**
+ * Could a station send from this MAC? Not from a group address (the I/G bit:
+ * multicast and broadcast) nor from all zeroes; frames that claim to are forged.
+ */
+export function isStationMac(mac: Uint8Array, at = 0): boolean {
+  if (mac[at]! & 0x01) return false;
+  for (let i = at; i < at + 6; i++) if (mac[i] !== 0) return true;
+  return false;
+}
+
 export function keyToMac(key: number): Uint8Array {
   const m = new Uint8Array(6);
   let k = key;

@@ -83,3 +83,12 @@ function transfer(dev: AtaDevice, kind: "read" | "write", lba: number, count: nu
   if (lba + count > dev.sectors) return { kind: "reply", status: STATUS_ERR, error: AtaErrorBit.Idnf, sectorCount: count };
   return { kind, lba, count };
 }
+
+/**
+ * The ATA error register for a transfer the storage failed: a read that met a bad
+ * medium (EIO) is UNC, as a disk reports an unreadable sector; anything else (a
+ * full file system, a read-only one, a device that went away) ABRT.
+ */
+export function ioErrorBits(isRead: boolean, err: NodeJS.ErrnoException): number {
+  return isRead && err.code === "EIO" ? AtaErrorBit.Unc : AtaErrorBit.Abrt;
+}

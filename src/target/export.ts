@@ -20,7 +20,6 @@ import {
   AOE_VERSION,
   AoEError,
   ATA_DATA_OFFSET,
-  AtaErrorBit,
   BROADCAST_MAC,
   BROADCAST_MAJOR,
   BROADCAST_MINOR,
@@ -51,12 +50,16 @@ import {
   type AtaArg,
   type Header,
 } from "../aoe/index.ts";
-import { AccessControl, keyToMac, macKey } from "./access.ts";
-import { planAta, STATUS_ERR, STATUS_OK, type AtaDevice } from "./ata.ts";
+import { AccessControl, isStationMac, keyToMac, macKey } from "./access.ts";
+import { ioErrorBits, planAta, STATUS_ERR, STATUS_OK, type AtaDevice } from "./ata.ts";
 import { IoOp, IoQueue, type IoSlot } from "./io.ts";
 import type { StateStore } from "./state.ts";
 import type { Storage } from "./storage.ts";
 import { TagTracker, TagVerdict } from "./tags.ts";
+import { ExportCounters } from "./counters.ts";
+import { bytesEqual, startsWith } from "./bytes.ts";
+
+export { ExportCounters };
 
 /**
  * Replies leave as soon as this many are ready, not only at the end of the batch:
@@ -95,28 +98,6 @@ export interface ExportOptions {
   sendBatch?: SendFrames;
   /** warnings (storage errors, state saves that failed) */
   warn?: (message: string) => void;
-}
-
-/** What the export did, for SIGUSR1 and tests. */
-export class ExportCounters {
-  received = 0;
-  notForUs = 0;
-  masked = 0;
-  malformed = 0;
-  busyDropped = 0;
-  duplicates = 0;
-  reads = 0;
-  writes = 0;
-  sectorsRead = 0;
-  sectorsWritten = 0;
-  flushes = 0;
-  ataErrors = 0;
-  aoeErrors = 0;
-  ioErrors = 0;
-  configCommands = 0;
-  maskCommands = 0;
-  reserveCommands = 0;
-  replies = 0;
 }
 
 export class Export implements AtaDevice {
@@ -240,6 +221,12 @@ export class Export implements AtaDevice {
       return;
     }
     if (h.flags & Flag.Response) return;
+    // No station sends from a group or all-zero address: a reply would go to every
+    // station (or none) on the segment. Forged; drop it.
+    if (!isStationMac(h.src)) {
+      this.counters.badSource++;
+      return;
+    }
     if (
       (h.major !== this.shelf && h.major !== BROADCAST_MAJOR) ||
       (h.minor !== this.slot && h.minor !== BROADCAST_MINOR) ||
@@ -328,7 +315,7 @@ export class Export implements AtaDevice {
     let error = 0;
     if (err) {
       status = STATUS_ERR;
-      error = AtaErrorBit.Abrt;
+      error = ioErrorBits(slot.op === IoOp.Read, err);
       c.ioErrors++;
       if (c.ioErrors <= 10 || c.ioErrors % 1000 === 0) {
         this.warn(`${ioName(slot.op)} at sector ${slot.lba} of ${this.storage.path} failed: ${err.message} (${c.ioErrors} I/O errors so far)`);
@@ -533,17 +520,4 @@ export class Export implements AtaDevice {
 
 function ioName(op: number): string {
   return op === IoOp.Read ? "read" : op === IoOp.Write ? "write" : "flush";
-}
-
-function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
-
-/** Does `s` start with `prefix`? */
-function startsWith(s: Uint8Array, prefix: Uint8Array): boolean {
-  if (prefix.length > s.length) return false;
-  for (let i = 0; i < prefix.length; i++) if (s[i] !== prefix[i]) return false;
-  return true;
 }

@@ -177,7 +177,7 @@ export function formatCounters(name: string, c: ExportCounters, busy: number): s
   return (
     `${name}: ${c.received} frames, ${c.reads} reads (${c.sectorsRead} sectors), ${c.writes} writes (${c.sectorsWritten} sectors), ` +
     `${c.flushes} flushes, ${c.replies} replies, ${busy} in flight; errors: ${c.ataErrors} ATA, ${c.aoeErrors} AoE, ${c.ioErrors} I/O; ` +
-    `dropped: ${c.notForUs} not for us, ${c.masked} masked, ${c.malformed} malformed, ${c.busyDropped} busy, ${c.duplicates} duplicate tags`
+    `dropped: ${c.notForUs} not for us, ${c.masked} masked, ${c.malformed} malformed, ${c.badSource} forged source, ${c.busyDropped} busy, ${c.duplicates} duplicate tags`
   );
 }
 
