@@ -86,6 +86,7 @@ export interface FrameMix {
   forgedSource: number;
   broadcastDst: number;
   configOver1024: number;
+  /** writes into the copy's sectors made reads, Mac Mask edits and reservations defused */
   guarded: number;
 }
 
@@ -110,7 +111,8 @@ export class FrameGenerator {
   private readonly t: FloodTarget;
   private readonly maxFrame: number;
   private readonly guard: GuardOptions | undefined;
-  private readonly avoid: Set<string>;
+  /** MACs never forged, as 48-bit numbers */
+  private readonly avoid: Set<number>;
   private readonly data: Uint8Array;
 
   constructor(o: FrameGeneratorOptions) {
@@ -119,7 +121,7 @@ export class FrameGenerator {
     this.maxFrame = o.maxFrame;
     this.guard = o.guard;
     this.buf = new Uint8Array(new ArrayBuffer(Math.max(o.maxFrame, 2048) + 64));
-    this.avoid = new Set((o.guard?.avoidSources ?? []).map((m) => m.join(",")));
+    this.avoid = new Set((o.guard?.avoidSources ?? []).map((m) => macNumber(m, 0)));
     this.data = new Uint8Array(256 * SECTOR_SIZE);
     for (let i = 0; i < this.data.length; i++) this.data[i] = this.next() & 255;
   }
@@ -157,7 +159,7 @@ export class FrameGenerator {
     let m: Uint8Array;
     do {
       m = this.chance(2) ? new Uint8Array([0x02, 0x50, 0, 0, 0, this.below(16)]) : this.mac(this.below(5));
-    } while (this.avoid.has(m.join(",")));
+    } while (this.avoid.has(macNumber(m, 0)));
     this.mix.forgedSource++;
     return m;
   }
@@ -303,18 +305,24 @@ export class FrameGenerator {
     let len = this.chance(2) ? lengths[this.below(lengths.length)]! : this.below(1200);
     len = Math.min(len, this.maxFrame - 32);
     if (len > 1024) this.mix.configOver1024++;
-    const config = this.data.subarray(0, len);
-    const end = encodeConfig(
+    // the codec refuses strings over 1024 bytes (MAX_CONFIG_LEN): encode 1024, then add the rest by hand
+    const config = this.data.subarray(0, Math.min(len, 1024));
+    let end = encodeConfig(
       { bufferCount: this.below(0x10000), firmware: this.below(0x10000), sectorCount: this.below(256), aoeVersion: this.chance(8) ? this.below(16) : 1, ccmd: this.below(16), config },
       this.buf,
     );
+    if (len > 1024) {
+      this.buf.set(this.data.subarray(1024, len), end);
+      end += len - 1024;
+      new DataView(this.buf.buffer).setUint16(30, len);
+    }
     // a declared length other than the bytes that follow (both ways)
     if (this.chance(6)) new DataView(this.buf.buffer).setUint16(30, this.below(0x10000));
     return end;
   }
 
   private macMask(): number {
-    const n = this.chance(4) ? 255 : this.below(12);
+    const n = this.chance(32) ? 255 : this.below(12);
     const directives: { dcmd: number; mac: Uint8Array }[] = [];
     for (let i = 0; i < n && 28 + 8 * (i + 1) <= this.maxFrame; i++) {
       directives.push({ dcmd: this.chance(3) ? this.below(256) : 1 + this.below(2), mac: this.chance(2) ? new Uint8Array([0x02, 0x50, 0, 0, 0, this.below(16)]) : this.mac(this.below(5)) });
@@ -325,7 +333,7 @@ export class FrameGenerator {
   }
 
   private reserve(): number {
-    const n = this.chance(6) ? 255 : this.below(6);
+    const n = this.chance(32) ? 255 : this.below(6);
     const macs: Uint8Array[] = [];
     for (let i = 0; i < n && 26 + 6 * (i + 1) <= this.maxFrame; i++) macs.push(this.chance(2) ? new Uint8Array([0x02, 0x50, 0, 0, 0, this.below(16)]) : this.mac(this.below(5)));
     const end = encodeReserve({ rcmd: this.chance(5) ? this.below(256) : this.below(3), macs }, this.buf);
@@ -340,14 +348,9 @@ export class FrameGenerator {
   private applyGuard(b: Uint8Array, end: number): boolean {
     const g = this.guard!;
     let changed = false;
-    if (end >= 24 && b[20]! & 0x80) {
-      b[20] = b[20]! & 0x7f; // bit 31 of the tag: the AoEde initiator's half
-      changed = true;
-    }
-    if (end >= 12 && this.avoid.has(Array.from(b.subarray(6, 12)).join(","))) {
-      b[11] = b[11]! ^ 0x40;
-      changed = true;
-    }
+    // not counted as guarded: they change whose frame it is, not what it asks
+    if (end >= 24) b[20] = b[20]! & 0x7f; // bit 31 of the tag: the AoEde initiator's half
+    if (end >= 12 && this.avoid.has(macNumber(b, 6))) b[11] = b[11]! ^ 0x40;
     const command = end >= 20 ? b[19] : -1;
     if (command === Command.ATA && end >= 36) {
       const cmd = b[27]!;
@@ -372,6 +375,10 @@ export class FrameGenerator {
     }
     return changed;
   }
+}
+
+function macNumber(b: Uint8Array, at: number): number {
+  return ((b[at]! * 256 + b[at + 1]!) * 256 + b[at + 2]!) * 2 ** 24 + ((b[at + 3]! << 16) | (b[at + 4]! << 8) | b[at + 5]!);
 }
 
 /**

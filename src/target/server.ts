@@ -187,6 +187,14 @@ export function formatCounters(name: string, c: ExportCounters, busy: number): s
  * only that, on stdout: scripts that read it keep working.
  */
 export async function serve(cfg: ServeConfig, banner: "aoede" | "vblade" = "aoede"): Promise<number> {
+  // Signal handlers before the announcement: once initiators (or scripts) know we
+  // are up they may signal us, and SIGUSR1's default action is to terminate.
+  const early: string[] = [];
+  let onUsr1 = () => {};
+  let onSignal = (sig: string) => void early.push(sig);
+  process.on("SIGUSR1", () => onUsr1());
+  process.on("SIGTERM", () => onSignal("SIGTERM"));
+  process.on("SIGINT", () => onSignal("SIGINT"));
   const running = startExport(cfg);
   const { exp, link, storage } = running;
   const name = `e${cfg.shelf}.${cfg.slot}`;
@@ -202,17 +210,16 @@ export async function serve(cfg: ServeConfig, banner: "aoede" | "vblade" = "aoed
       (cfg.stateDir ? `, state in ${cfg.stateDir}` : "") +
       ` [aoede ${VERSION} on ${os.hostname()}]`,
   );
-  const onUsr1 = () => {
+  onUsr1 = () => {
     const l = link.stats;
     consola.info(
       `${formatCounters(name, exp.counters, exp.busy)}; link ${link.name}: ${l.received} received, ${l.sent} sent, ` +
         `${l.sendDropped} send drops, ${link.kernelDrops()} kernel receive drops`,
     );
   };
-  process.on("SIGUSR1", onUsr1);
   return await new Promise<number>((resolve) => {
     let signalled = false;
-    const onSignal = (sig: string) => {
+    onSignal = (sig: string) => {
       if (signalled) {
         consola.warn(`${sig} again: exiting without waiting for ${exp.busy} requests in flight`);
         resolve(1);
@@ -231,7 +238,6 @@ export async function serve(cfg: ServeConfig, banner: "aoede" | "vblade" = "aoed
         },
       );
     };
-    process.on("SIGTERM", () => onSignal("SIGTERM"));
-    process.on("SIGINT", () => onSignal("SIGINT"));
+    for (const sig of early) onSignal(sig);
   });
 }

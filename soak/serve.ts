@@ -1,0 +1,94 @@
+/**
+ * What the campaign needs of a running `aoede serve` process beyond
+ * test/helpers/serve-proc.ts: its counters (SIGUSR1), its resident memory, a
+ * bounded "does it still answer" probe, and the C flood sender, built on demand.
+ */
+import { createHash } from "node:crypto";
+import { existsSync, readFileSync } from "node:fs";
+import path from "node:path";
+import { Command, ConfigCmd } from "../src/aoe/index.ts";
+import type { RawClient } from "../test/helpers/raw-client.ts";
+import { configFrame, type Addr } from "../test/helpers/requests.ts";
+import type { ServeProc } from "../test/helpers/serve-proc.ts";
+
+/** The counters serve logs on SIGUSR1 (src/target/server.ts formatCounters). */
+export interface ServeCounters {
+  frames: number;
+  reads: number;
+  writes: number;
+  replies: number;
+  ataErrors: number;
+  aoeErrors: number;
+  ioErrors: number;
+  notForUs: number;
+  masked: number;
+  malformed: number;
+  forgedSource: number;
+  busy: number;
+  kernelDrops: number;
+}
+
+const COUNTERS =
+  /(\d+) frames, (\d+) reads \(\d+ sectors\), (\d+) writes \(\d+ sectors\), \d+ flushes, (\d+) replies, \d+ in flight; errors: (\d+) ATA, (\d+) AoE, (\d+) I\/O; dropped: (\d+) not for us, (\d+) masked, (\d+) malformed, (\d+) forged source, (\d+) busy, \d+ duplicate tags; link [^:]+: \d+ received, \d+ sent, \d+ send drops, (\d+) kernel receive drops/g;
+
+/** Ask serve for its counters (SIGUSR1) and parse the line it logs. */
+export async function serveCounters(s: ServeProc, ms = 5000): Promise<ServeCounters> {
+  const before = [...s.output().matchAll(COUNTERS)].length;
+  s.proc.kill("SIGUSR1");
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const all = [...s.output().matchAll(COUNTERS)];
+    if (all.length > before) {
+      const n = all[all.length - 1]!.slice(1).map(Number);
+      return {
+        frames: n[0]!,
+        reads: n[1]!,
+        writes: n[2]!,
+        replies: n[3]!,
+        ataErrors: n[4]!,
+        aoeErrors: n[5]!,
+        ioErrors: n[6]!,
+        notForUs: n[7]!,
+        masked: n[8]!,
+        malformed: n[9]!,
+        forgedSource: n[10]!,
+        busy: n[11]!,
+        kernelDrops: n[12]!,
+      };
+    }
+    if (Date.now() > deadline) throw new Error(`serve logged no counters within ${ms} ms of SIGUSR1:\n${s.output().slice(-2000)}`);
+    await Bun.sleep(20);
+  }
+}
+
+/** Resident memory of a process, KiB (VmRSS). */
+export function rssKiB(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+  if (!m) throw new Error(`no VmRSS for pid ${pid}`);
+  return Number(m[1]);
+}
+
+/** Is serve alive and answering? A Query Config read must come back within `ms`. */
+export async function answersQueryConfig(client: RawClient, at: Addr, ms = 2000): Promise<number> {
+  const tag = client.tag();
+  const t0 = performance.now();
+  const r = await client.ask(configFrame(at, tag, ConfigCmd.Read, new Uint8Array(0), true), tag, ms);
+  if (r.h.command !== Command.QueryConfig || r.h.flags & 0x04) throw new Error(`unexpected answer to Query Config: ${JSON.stringify(r.h)}`);
+  return performance.now() - t0;
+}
+
+const FLOOD_SOURCE = path.join(import.meta.dir, "flood.c");
+
+/** Path of the flood sender, compiled from soak/flood.c once per source version. */
+export function floodBinary(): string {
+  const src = readFileSync(FLOOD_SOURCE);
+  const hash = createHash("sha256").update(src).digest("hex").slice(0, 12);
+  const bin = `/tmp/aoede-soak-flood-${hash}`;
+  if (existsSync(bin)) return bin;
+  const cc = Bun.which("cc") ?? Bun.which("gcc");
+  if (!cc) throw new Error("the flood sender needs a C compiler: bash scripts/setup.sh --test installs gcc");
+  const r = Bun.spawnSync([cc, "-O2", "-Wall", "-o", `${bin}.tmp`, FLOOD_SOURCE], { stderr: "pipe" });
+  if (r.exitCode !== 0) throw new Error(`cc soak/flood.c failed:\n${r.stderr.toString()}`);
+  Bun.spawnSync(["mv", `${bin}.tmp`, bin]);
+  return bin;
+}
