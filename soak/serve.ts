@@ -77,18 +77,29 @@ export async function answersQueryConfig(client: RawClient, at: Addr, ms = 2000)
   return performance.now() - t0;
 }
 
-const FLOOD_SOURCE = path.join(import.meta.dir, "flood.c");
-
-/** Path of the flood sender, compiled from soak/flood.c once per source version. */
-export function floodBinary(): string {
-  const src = readFileSync(FLOOD_SOURCE);
+/**
+ * Path of a C helper of the campaign (soak/NAME.c), compiled once per source
+ * version into /tmp; `pkg`: a pkg-config package it links with.
+ */
+export function cTool(name: "flood" | "badfile", pkg?: string): string {
+  const source = path.join(import.meta.dir, `${name}.c`);
+  const src = readFileSync(source);
   const hash = createHash("sha256").update(src).digest("hex").slice(0, 12);
-  const bin = `/tmp/aoede-soak-flood-${hash}`;
+  const bin = `/tmp/aoede-soak-${name}-${hash}`;
   if (existsSync(bin)) return bin;
   const cc = Bun.which("cc") ?? Bun.which("gcc");
-  if (!cc) throw new Error("the flood sender needs a C compiler: bash scripts/setup.sh --test installs gcc");
-  const r = Bun.spawnSync([cc, "-O2", "-Wall", "-o", `${bin}.tmp`, FLOOD_SOURCE], { stderr: "pipe" });
-  if (r.exitCode !== 0) throw new Error(`cc soak/flood.c failed:\n${r.stderr.toString()}`);
+  if (!cc) throw new Error(`soak/${name}.c needs a C compiler: bash scripts/setup.sh --test installs gcc`);
+  let flags: string[] = [];
+  if (pkg) {
+    const p = Bun.spawnSync(["pkg-config", "--cflags", "--libs", pkg], { stderr: "pipe" });
+    if (p.exitCode !== 0) throw new Error(`soak/${name}.c needs ${pkg} (pkg-config): bash scripts/setup.sh --test installs it`);
+    flags = p.stdout.toString().trim().split(/\s+/);
+  }
+  const r = Bun.spawnSync([cc, "-O2", "-Wall", "-o", `${bin}.tmp`, source, ...flags], { stderr: "pipe" });
+  if (r.exitCode !== 0) throw new Error(`cc soak/${name}.c failed:\n${r.stderr.toString()}`);
   Bun.spawnSync(["mv", `${bin}.tmp`, bin]);
   return bin;
 }
+
+/** The flood sender (soak/flood.c). */
+export const floodBinary = () => cTool("flood");

@@ -159,7 +159,10 @@ export class IoQueue {
           first.lba,
           run.map((w) => w.data.subarray(0, w.count * SECTOR_SIZE)),
           (err) => {
-            for (const w of run) w.done(err);
+            if (!err) for (const w of run) w.done(null);
+            // one bad sector fails the whole transfer: find out which writes
+            // really fail, one by one, rather than fail their neighbours too
+            else for (const w of run) this.storage.write(w.lba, w.count, w.data, w.done);
           },
         );
       }
