@@ -175,6 +175,11 @@ export class FuseServer implements Replier {
       }
       return;
     }
+    if (req.header.unique === 0n && !noReply(req.header.opcode)) {
+      // unique 0 names no request (a reply to it would read as a notification)
+      this.#stats.malformed++;
+      return;
+    }
     this.#ops.dispatch(req, this.#buf);
   }
 
