@@ -11,7 +11,7 @@ import type { Subprocess } from "bun";
 import { fuseConnections } from "../../ffi/linux/fuse.ts";
 import { mountVfs, type FuseMount } from "../../src/fuse/mount.ts";
 import { MemVfs } from "./memvfs.ts";
-import { canMount, ok, scratch, sh } from "./sh.ts";
+import { canMount, copiedElsewhere, ok, scratch, sh } from "./sh.ts";
 
 setDefaultTimeout(30_000);
 
@@ -85,16 +85,15 @@ describe.skipIf(!canMount)("server life and death", () => {
       `idle 2 s with a mount: ${threadWakes} thread wake-ups (${mainWakes} of the main thread), ${pollerWakes} poller wakes, ` +
         `${requests} requests from outside, ${(cpuNs! / 1e6).toFixed(1)} ms CPU`,
     );
-    // The poller's thread stays in poll(), the main thread wakes only for Bun's 1 Hz GC
-    // timer (3-4 in 2 s measured). Bun's other threads add 10-20 (mimalloc's purge,
-    // JSC's parallel GC markers, which wake per collection in proportion to the heap:
-    // here the 1 MiB read buffer and the 1 MiB disk); a spinning loop would wake
-    // hundreds or thousands of times.
-    // No wake without a request: 0 when nothing on the machine looks at the mount (a
-    // shared machine's df or findmnt may statfs every mount now and then).
+    // The poller's thread stays in poll(): it must not wake at all unless something
+    // on this shared machine (a df, a findmnt) sent a request. The rest is Bun's own:
+    // its 1 Hz GC timer and the collections it runs (JSC's marker threads, mimalloc's
+    // purge), 18 wake-ups in 2 s with 3 on the main thread on a quiet machine, up to
+    // 29 and 14 when the machine was loaded. A loop that polled on a timer or spun
+    // would wake hundreds or thousands of times.
     expect(pollerWakes).toBeLessThanOrEqual(requests!);
-    expect(mainWakes).toBeLessThanOrEqual(10 + requests!);
-    expect(threadWakes).toBeLessThanOrEqual(40);
+    expect(mainWakes).toBeLessThanOrEqual(20 + requests!);
+    expect(threadWakes).toBeLessThanOrEqual(60);
     expect(cpuNs! / wallNs!).toBeLessThan(0.05);
     expect(await c.proc.exited).toBe(0);
   });
@@ -132,6 +131,6 @@ describe.skipIf(!canMount)("server life and death", () => {
     expect(left.err).toMatch(/Transport endpoint is not connected|Software caused connection abort/);
     ns.kill("SIGKILL");
     await ns.exited;
-    expect(fuseConnections()).not.toContain(conn);
+    if (!copiedElsewhere(conn)) expect(fuseConnections()).not.toContain(conn);
   });
 });

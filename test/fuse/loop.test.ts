@@ -17,16 +17,14 @@ const haveTools = ["losetup", "mkfs.ext4", "e2fsck"].every((t) => Bun.which(t) |
 
 describe.skipIf(!canMount || !haveTools)("ext4 on a loop device over a FUSE file", () => {
   let s: ReturnType<typeof scratch>;
-  let m: FuseMount;
+  let m: FuseMount | undefined;
   let loop = "";
   let ext4 = "";
-  const vfs = new MemVfs({ diskBytes: 64 << 20, async: true });
 
   beforeAll(async () => {
     s = scratch("loop");
     ext4 = join(s.dir, "ext4");
     await ok(`mkdir ${ext4}`);
-    m = await mountVfs(vfs, s.mnt);
   });
   afterAll(async () => {
     try {
@@ -40,7 +38,10 @@ describe.skipIf(!canMount || !haveTools)("ext4 on a loop device over a FUSE file
 
   for (const direct of ["on", "off"] as const) {
     test(`losetup --direct-io=${direct}, mkfs.ext4, mount, write, umount, e2fsck -fn, read back`, async () => {
-      vfs.disk.data!.fill(0);
+      // A fresh mount and disk each time: changing the disk behind the kernel's back
+      // (zeroing it between runs, say) would leave stale pages in its page cache.
+      const vfs = new MemVfs({ diskBytes: 64 << 20, async: true });
+      m = await mountVfs(vfs, s.mnt);
       loop = (await ok(`losetup -f --show --direct-io=${direct} ${join(s.mnt, "disk")}`)).trim();
       expect(loop).toMatch(/^\/dev\/loop\d+$/);
       await ok(`mkfs.ext4 -q -F ${loop}`); // with discard: FALLOCATE is ENOSYS, the loop says EOPNOTSUPP, mkfs goes on
@@ -61,7 +62,9 @@ describe.skipIf(!canMount || !haveTools)("ext4 on a loop device over a FUSE file
       await ok(`umount ${ext4}`);
       await ok(`losetup -d ${loop}`);
       loop = "";
-      console.log(`ext4 over FUSE, loop direct-io=${direct}: ${vfs.fsyncs} fsyncs reached the Vfs (${fsyncs} by the first umount), ${m.stats.requests} requests so far`);
+      console.log(`ext4 over FUSE, loop direct-io=${direct}: ${vfs.fsyncs} fsyncs reached the Vfs (${fsyncs} by the first umount), ${m.stats.requests} requests`);
+      await m.unmount();
+      m = undefined;
     });
   }
 });

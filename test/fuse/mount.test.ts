@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { fuseConnections } from "../../ffi/linux/fuse.ts";
 import { mountVfs, type FuseMount } from "../../src/fuse/mount.ts";
 import { MemVfs } from "./memvfs.ts";
-import { canMount, ok, scratch, sh, sha256 } from "./sh.ts";
+import { canMount, copiedElsewhere, ok, scratch, sh, sha256 } from "./sh.ts";
 
 setDefaultTimeout(30_000);
 
@@ -107,6 +107,26 @@ describe.skipIf(!canMount)("a mounted Vfs", () => {
     expect(Math.max(...vfs.writes.slice(-8).map((w) => w.length))).toBe(MiB); // max_write 1 MiB honoured
   });
 
+  test("Ctrl-C on a reader whose read never completes: INTERRUPT → EINTR frees it (pitfall 4)", async () => {
+    const stall = vfs.textFile(1, "stall", "");
+    const read = vfs.read.bind(vfs);
+    vfs.read = (ino, h, o, l) => (ino === stall.ino ? new Promise<Uint8Array>(() => {}) : read(ino, h, o, l));
+    try {
+      const reader = Bun.spawn(["cat", at("stall")], { stdout: "pipe", stderr: "pipe" });
+      const t0 = performance.now();
+      while (m.stats.inFlight === 0 && performance.now() - t0 < 5000) await Bun.sleep(10);
+      expect(m.stats.inFlight).toBe(1);
+      reader.kill("SIGINT");
+      const code = await Promise.race([reader.exited, Bun.sleep(5000).then(() => "hung")]);
+      expect(code).not.toBe("hung"); // without the EINTR reply cat would sit in D state for ever
+      expect(m.stats.interrupted).toBe(1);
+      expect(m.stats.inFlight).toBe(0);
+    } finally {
+      vfs.read = read;
+      vfs.vanish(1, "stall");
+    }
+  });
+
   test("df: statfs filled (8 MiB, 4 MiB free)", async () => {
     const out = await ok(`df -B1 --output=size,avail ${s.mnt} | tail -1`);
     expect(out.trim().split(/\s+/).map(Number)).toEqual([8 * MiB, 4 * MiB]);
@@ -124,13 +144,16 @@ describe.skipIf(!canMount)("a mounted Vfs", () => {
     expect(m.stats.malformed).toBe(0);
   });
 
-  test("unmount ends the connection: gone from /proc/mounts and from fusectl", async () => {
+  test("unmount ends the connection: gone from /proc/mounts, read(2) said ENODEV, fusectl entry gone", async () => {
     const conn = m.connection!;
     expect(fuseConnections()).toContain(conn);
     await m.unmount();
-    await m.done;
+    await m.done; // resolves only once read(2) on /dev/fuse has said the connection is over
     expect(readFileSync("/proc/mounts", "utf8")).not.toContain(s.mnt);
-    expect(fuseConnections()).not.toContain(conn);
+    // (a process elsewhere on this shared machine that unshared its mount namespace
+    // while we were mounted keeps a copy, and with it the fusectl entry: then the
+    // unmount above ended by the abort after the grace time instead)
+    if (!copiedElsewhere(conn)) expect(fuseConnections()).not.toContain(conn);
   });
 });
 

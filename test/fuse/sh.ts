@@ -3,7 +3,7 @@
  * synchronously from the test's own thread, which is the one serving the mount
  * (../shared/notes/fuse-direct.md, pitfall 10: that would deadlock).
  */
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { unmountFuse } from "../../ffi/linux/fuse.ts";
@@ -44,10 +44,33 @@ export function scratch(tag: string): { dir: string; mnt: string; dispose(): voi
     mnt,
     dispose() {
       for (let i = 0; i < 4 && !unmountFuse(mnt, true); i++); // detach any stack left by a failure
-      rmSync(dir, { recursive: true, force: true });
+      try {
+        rmSync(dir, { recursive: true, force: true });
+      } catch {
+        // EBUSY: a copy of the mount lives on in another process's mount namespace
+        // (any `ip netns exec` or `unshare -m` started while it was mounted)
+      }
     },
   };
 }
 
 /** Whether this process may mount FUSE (root and /dev/fuse). */
 export const canMount = process.platform === "linux" && process.getuid?.() === 0 && existsSync("/dev/fuse");
+
+/**
+ * Whether some process's mount namespace still holds a mount of FUSE connection
+ * `minor` (device 0:minor): such a copy keeps the connection's fusectl entry even
+ * after it is aborted (../shared/notes/fuse-direct.md, pitfall 9).
+ */
+export function copiedElsewhere(minor: number): boolean {
+  const dev = ` 0:${minor} `;
+  for (const pid of readdirSync("/proc")) {
+    if (!/^\d+$/.test(pid)) continue;
+    try {
+      if (readFileSync(`/proc/${pid}/mountinfo`, "utf8").includes(dev)) return true;
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return false;
+}
