@@ -7,7 +7,7 @@
  * serving thread keeps answering and the write goes through once the lock is free.
  *
  * Messages in: { fd, msg: Uint8Array } (a whole notification). Out: { error?: string }.
- * Started by ffi/fusedev.ts; a compiled binary embeds it (scripts/build.ts names every
+ * Started by ffi/fusenotify.ts; a compiled binary embeds it (scripts/build.ts names every
  * *worker.ts).
  */
 import { errnoName } from "./errno.ts";

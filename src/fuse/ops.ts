@@ -48,9 +48,6 @@ export interface Replier {
   initDone(error?: Error): void;
 }
 
-/** Optional Vfs extension: removing a file (rm -r unlinks a directory's files before the rmdir). */
-type MaybeUnlink = { unlink?: (parent: number, name: string) => void };
-
 interface DirName {
   name: Uint8Array;
   text: string;
@@ -157,12 +154,10 @@ export class FuseOps {
         case "rmdir":
           this.vfs.rmdir(h.nodeid, b.name);
           return this.r.reply(u, BODY);
-        case "unlink": {
-          const unlink = (this.vfs as Vfs & MaybeUnlink).unlink;
-          if (!unlink) return this.r.replyErrno(u, "EPERM");
-          unlink.call(this.vfs, h.nodeid, b.name);
+        case "unlink":
+          if (!this.vfs.unlink) return this.r.replyErrno(u, "EPERM");
+          this.vfs.unlink(h.nodeid, b.name);
           return this.r.reply(u, BODY);
-        }
         case "destroy":
           return this.r.reply(u, BODY);
         case "other":

@@ -13,12 +13,13 @@
  *   all held, the data is copied instead.
  * - INTERRUPT (pitfall 4): a pending target is answered EINTR at once and its late
  *   answer dropped; an unknown target was already answered, and is ignored.
- * - Notifications go out from a Worker (ffi/fusedev.ts FuseNotifier, pitfall 11).
+ * - Notifications go out from a Worker (ffi/fusenotify.ts, pitfall 11).
  * - The end: read(2) says ENODEV (unmounted, aborted); the descriptor leaves the
  *   poller and is closed, and `done` resolves.
  */
 import { consola } from "consola";
-import { READ_AGAIN, READ_GONE, FuseNotifier, type FuseDevice } from "../../ffi/fusedev.ts";
+import { READ_AGAIN, READ_GONE, type FuseDevice } from "../../ffi/fusedev.ts";
+import { FuseNotifier } from "../../ffi/fusenotify.ts";
 import { sharedPoller, type Poller } from "../../ffi/poller.ts";
 import { OUT_HEADER_LEN, encodeOutHeader } from "./header.ts";
 import { DecodeError } from "./errors.ts";
