@@ -51,6 +51,8 @@ export interface ServerStats {
   malformed: number;
   /** requests whose Vfs answer is still to come */
   inFlight: number;
+  /** the most that were at once */
+  maxInFlight: number;
   interrupted: number;
   /** replies the kernel no longer waited for (ENOENT: caller interrupted or killed) */
   repliesLost: number;
@@ -95,7 +97,7 @@ export class FuseServer implements Replier {
   readonly #spare: Uint8Array[] = [];
   readonly #pending = new Map<bigint, Pending>();
   #stats: ServerStats = {
-    requests: 0, malformed: 0, inFlight: 0, interrupted: 0, repliesLost: 0, notifications: 0, readBuffers: 1, writeCopies: 0,
+    requests: 0, malformed: 0, inFlight: 0, maxInFlight: 0, interrupted: 0, repliesLost: 0, notifications: 0, readBuffers: 1, writeCopies: 0,
   };
   #started = false;
   #finished = false;
@@ -226,6 +228,7 @@ export class FuseServer implements Replier {
   later<T>(unique: bigint, p: Promise<T>, answer: (v: T) => void, fail: (e: unknown) => void, hold?: Uint8Array): void {
     const entry: Pending = { interrupted: false };
     this.#pending.set(unique, entry);
+    if (this.#pending.size > this.#stats.maxInFlight) this.#stats.maxInFlight = this.#pending.size;
     const settle = () => {
       if (this.#pending.get(unique) === entry) this.#pending.delete(unique);
       if (hold) this.#giveBack(hold);
