@@ -198,7 +198,10 @@ export class FuseOps {
   }
 
   #read(u: bigint, ino: number, fh: number, offset: number, size: number): void {
-    const answer = (data: Uint8Array) => this.r.replyData(u, data.length > size ? data.subarray(0, size) : data);
+    const answer = (data: Uint8Array) => {
+      if (!(data instanceof Uint8Array)) throw new TypeError(`read of node ${ino} gave ${typeof data}, not bytes`);
+      this.r.replyData(u, data.length > size ? data.subarray(0, size) : data);
+    };
     const got = this.vfs.read(ino, fh, offset, size);
     if (isPromise(got)) return this.r.later(u, got, answer, (e) => this.#fail(u, e, "read"));
     answer(got);
@@ -210,7 +213,10 @@ export class FuseOps {
     const holdable = this.r.canHoldReadBuffer();
     const data = holdable ? view : view.slice();
     if (!holdable) this.r.noteWriteCopy();
-    const answer = (n: number) => this.r.reply(u, encodeWriteOut(n, this.r.out, BODY));
+    const answer = (n: number) => {
+      if (!Number.isInteger(n) || n < 0 || n > data.length) throw new RangeError(`write of node ${ino} took ${n} of ${data.length} bytes`);
+      this.r.reply(u, encodeWriteOut(n, this.r.out, BODY));
+    };
     const got = this.vfs.write(ino, fh, offset, data);
     if (!isPromise(got)) return answer(got);
     const hold = holdable ? this.r.holdReadBuffer() : undefined;

@@ -236,13 +236,18 @@ export class FuseServer implements Replier {
     p.then(
       (v) => {
         settle();
-        if (!entry.interrupted && !this.#finished) answer(v);
+        if (entry.interrupted || this.#finished) return;
+        try {
+          answer(v);
+        } catch (e) {
+          fail(e); // an answer that cannot be encoded (a Vfs bug): EIO, reported
+        }
       },
       (e) => {
         settle();
         if (!entry.interrupted && !this.#finished) fail(e);
       },
-    );
+    ).catch((e) => this.#opts.onError("a late reply failed", e));
   }
 
   /** INTERRUPT of `target` (pitfall 4). */

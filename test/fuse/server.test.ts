@@ -210,6 +210,16 @@ describe("outstanding requests", () => {
     expect([10n, 12n, 14n, 16n].map((u) => new DataView(s.ch.to(u)[0]!.body.buffer, s.ch.to(u)[0]!.body.byteOffset).getUint32(0, true))).toEqual(Array(4).fill(100_000));
   });
 
+  test("a late answer that cannot be sent (a Vfs bug) is EIO and reported, not an unhandled rejection", async () => {
+    const vfs = new MemVfs({ diskBytes: 4096 });
+    vfs.read = () => Promise.resolve("not bytes" as unknown as Uint8Array);
+    const s = scriptedServer(vfs);
+    s.run(initRequest(), readRequest(c.Opcode.READ, 5, 1, 0, 4096, 20n));
+    await Bun.sleep(1);
+    expect(s.ch.to(20n).map((r) => r.header.error)).toEqual([-5]);
+    expect(s.errors.length).toBe(1);
+  });
+
   test("at most requestsPerTurn requests per wake: the loop gets its turn in between", () => {
     const s = scriptedServer(new MemVfs({ diskBytes: 4096 }), { requestsPerTurn: 4 });
     s.ch.queue.push(initRequest(), ...Array.from({ length: 9 }, (_, i) => request(c.Opcode.STATFS, new Uint8Array(0), BigInt(4 + 2 * i))));
