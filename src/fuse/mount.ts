@@ -61,9 +61,9 @@ export async function mountVfs(vfs: Vfs, mountpoint: string, opts: MountOptions 
   const path = canonicalMountpoint(mountpoint);
   if (serving.has(path)) throw new Error(`${path} is already served by this process`);
   let clearedStale = false;
-  if (freebsd) clearedStale = clearStaleFusefsMount(path);
-  else {
-    clearedStale = clearStaleFuseMount(path);
+  // Several killed servers may have left a stack of dead mounts: clear them all.
+  for (let i = 0; i < 16 && (freebsd ? clearStaleFusefsMount(path) : clearStaleFuseMount(path)); i++) clearedStale = true;
+  if (!freebsd) {
     const there = findMount(path);
     if (there && isFuseType(there.fstype)) throw new Error(`${path}: a FUSE file system (${there.fstype}) is mounted there and alive`);
   }

@@ -8,7 +8,8 @@ import { afterAll, afterEach, beforeEach, describe, expect, setDefaultTimeout, t
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
-import { fuseConnections } from "../../ffi/linux/fuse.ts";
+import { FuseDevice } from "../../ffi/fusedev.ts";
+import { fuseConnections, mountFuse } from "../../ffi/linux/fuse.ts";
 import { mountVfs, type FuseMount } from "../../src/fuse/mount.ts";
 import { MemVfs } from "./memvfs.ts";
 import { canMount, copiedElsewhere, ok, scratch, sh } from "./sh.ts";
@@ -65,6 +66,22 @@ describe.skipIf(!canMount)("server life and death", () => {
     expect(await ok(`cat ${join(s.mnt, "hello")}`)).toBe("hello, world\n");
     // exactly one mount there now: the dead one was detached, not covered
     expect(readFileSync("/proc/mounts", "utf8").split("\n").filter((l) => l.split(" ")[1] === s.mnt).length).toBe(1);
+  });
+
+  test("dead mounts stacked on one point (servers gone, left by other software): all are cleared", async () => {
+    for (let i = 0; i < 2; i++) {
+      // mounted, then the descriptor closed without serving: what a dead server leaves
+      const dev = FuseDevice.open();
+      mountFuse("dead", s.mnt, "aoede", { fd: dev.fd, uid: 0, gid: 0, allowOther: true, defaultPermissions: true });
+      dev.close();
+    }
+    const stacked = () => readFileSync("/proc/mounts", "utf8").split("\n").filter((l) => l.split(" ")[1] === s.mnt).length;
+    expect(stacked()).toBe(2);
+    const m = await mountVfs(new MemVfs({ diskBytes: 4096 }), s.mnt);
+    mounts.push(m);
+    expect(m.clearedStale).toBe(true);
+    expect(stacked()).toBe(1);
+    expect(await ok(`cat ${join(s.mnt, "hello")}`)).toBe("hello, world\n");
   });
 
   test("SIGTERM in the child: unmount and exit 0, nothing left mounted", async () => {
