@@ -110,7 +110,8 @@ static unsigned query_config(const uint8_t *f, unsigned n, uint8_t *t, int k) {
   t[OFF_VERCCMD] = AOE_VER << 4 | ccmd;
   put16(t + OFF_CSLEN, (uint16_t)config_len);
   memcpy(t + OFF_CSTR, config, (size_t)config_len);
-  if (dirty[k] < OFF_CSTR - OFF_DATA + (unsigned)config_len) dirty[k] = OFF_CSTR - OFF_DATA + (unsigned)config_len;
+  /* the string runs past the ATA header (and so into the data area) when longer than 4 bytes */
+  if (OFF_CSTR + config_len > OFF_DATA && dirty[k] < (unsigned)(OFF_CSTR + config_len - OFF_DATA)) dirty[k] = (unsigned)(OFF_CSTR + config_len - OFF_DATA);
   return pad(t, k, OFF_CSTR + (unsigned)config_len);
 }
 
