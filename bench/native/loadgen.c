@@ -84,6 +84,9 @@ static struct {
   char first_error[160];
 } g;
 
+/* the tag of the requests sent while finding the target: the last place, which the window never uses */
+static uint32_t probe_tag;
+
 static void usage(const char *msg) {
   fprintf(stderr, "loadgen: %s (see the comment at the top of bench/native/loadgen.c)\n", msg);
   exit(2);
@@ -284,6 +287,10 @@ static void on_reply(uint8_t *f, unsigned n, uint64_t now, struct clockwork *c, 
   if (n < OFF_DATA || !(f[OFF_VERFLAGS] & FLAG_R) || f[OFF_CMD] != CMD_ATA) return; /* not an ATA reply (an announcement, a request) */
   g.received++;
   uint32_t tag = get32(f + OFF_TAG);
+  if (tag == probe_tag) { /* a second copy of the IDENTIFY reply */
+    g.duplicates++;
+    return;
+  }
   uint32_t i = tag & (MAX_SLOTS - 1);
   int ours = (tag & 0x80000000u) && i < (uint32_t)(g.depth * g.fpr) && memcmp(f + OFF_SRC, g.tmac, 6) == 0;
   struct slot *s = ours ? &g.slots[i] : NULL;
@@ -439,7 +446,6 @@ static int exchange(uint8_t *req, unsigned len, int ms, int (*accept)(const uint
   return -1;
 }
 
-static uint32_t probe_tag;
 static int want_config(const uint8_t *f, unsigned n) {
   if (n < OFF_CSTR || !(f[OFF_VERFLAGS] & FLAG_R) || (f[OFF_VERFLAGS] & FLAG_E) || f[OFF_CMD] != CMD_QC) return 0;
   /* an unsolicited announcement (any tag) is as good as our reply */
@@ -453,7 +459,7 @@ static int want_identify(const uint8_t *f, unsigned n) {
 static void find_target(int ms) {
   static uint8_t req[MIN_FRAME], rep[RX_BUF];
   static const uint8_t bcast[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
-  probe_tag = 0x80000000u | (uint32_t)(getpid() & 0xffff) << 8;
+  probe_tag = 0x80000000u | (uint32_t)(getpid() & 0xffff) << (SLOT_BITS + 1) | (MAX_SLOTS - 1);
   memset(req, 0, sizeof req);
   header(req, bcast, g.shelf < 0 ? 0xffff : g.shelf, g.shelf < 0 ? 0xff : g.slot, CMD_QC, probe_tag);
   if (exchange(req, sizeof req, ms, want_config, rep) < 0) {
@@ -466,7 +472,7 @@ static void find_target(int ms) {
   g.slot = rep[OFF_MINOR];
   g.bufcnt = get16(rep + OFF_BUFCNT);
   g.qc_scnt = rep[OFF_QC_SCNT];
-  probe_tag++;
+  probe_tag += 1u << SLOT_BITS;
   memset(req, 0, sizeof req);
   header(req, g.tmac, g.shelf, g.slot, CMD_ATA, probe_tag);
   req[OFF_SCNT] = 1;
@@ -559,7 +565,7 @@ int main(int argc, char **argv) {
   g.fpr = (g.reqsect + g.maxsect - 1) / g.maxsect;
   g.window = window ? window : (g.bufcnt > 0 ? g.bufcnt : 16);
   g.depth = g.window / g.fpr > 0 ? g.window / g.fpr : 1;
-  if (g.depth * g.fpr > MAX_SLOTS) usage("--window times frames per request is more than 2048");
+  if (g.depth * g.fpr > MAX_SLOTS - 1) usage("--window times frames per request is more than 2047");
   g.first = 0;
   g.count = g.size;
   if (region) {
