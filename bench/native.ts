@@ -6,7 +6,7 @@
  */
 import { spawn, spawnSync } from "bun";
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from "node:fs";
 import { join, resolve } from "node:path";
 
 const ROOT = resolve(import.meta.dir, "..");
@@ -42,6 +42,8 @@ export function nativeTool(tool: NativeTool): string {
     throw new NativeBuildError(`${cc} ${CFLAGS.join(" ")} ${src} failed:\n${r.stderr.toString()}`);
   }
   renameSync(tmp, out);
+  // builds of older sources are of no more use (a running one keeps its inode)
+  for (const f of readdirSync(NATIVE_CACHE)) if (f.startsWith(`${tool}-`) && !f.endsWith(".tmp") && join(NATIVE_CACHE, f) !== out) rmSync(join(NATIVE_CACHE, f), { force: true });
   return out;
 }
 
