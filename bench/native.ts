@@ -103,6 +103,8 @@ export interface LoadgenArgs {
   seed?: number;
   timeoutMs?: number;
   retries?: number;
+  /** keep polling this many µs after the last reply before blocking (default 0) */
+  spinUs?: number;
 }
 
 export function loadgenArgv(a: LoadgenArgs): string[] {
@@ -118,6 +120,7 @@ export function loadgenArgv(a: LoadgenArgs): string[] {
   opt("--seed", a.seed);
   opt("--timeout", a.timeoutMs);
   opt("--retries", a.retries);
+  opt("--spin", a.spinUs);
   if (a.verify) v.push("--verify");
   return v;
 }

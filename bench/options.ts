@@ -24,6 +24,8 @@ export interface Options {
   diskWindows: number[];
   /** AoEde's initiator beside the native load generator (against the native null target) */
   initiator: boolean;
+  /** loadgen --spin: µs of polling without sleeping after a reply (0: always block) */
+  spinUs: number;
   /** the --verify pass against aoede serve, sectors of the region (0: none) */
   verifySectors: number;
   idleS: number;
@@ -81,6 +83,7 @@ export function parseOptions(argv: string[], manualFile: string): Options {
     diskModes: ["randread"],
     diskWindows: [16],
     initiator: true,
+    spinUs: 0,
     verifySectors: 32768,
     idleS: 10,
     memBytes: 512 * 2 ** 20,
@@ -120,6 +123,7 @@ export function parseOptions(argv: string[], manualFile: string): Options {
       case "--disk-modes": o.diskModes = list(val(), LOADGEN_MODES, "mode"); break;
       case "--disk-windows": o.diskWindows = numbers(val(), "window", 1, 1024); break;
       case "--no-initiator": o.initiator = false; break;
+      case "--spin": o.spinUs = number(0); break;
       case "--verify-size": o.verifySectors = Math.floor(parseBytes(val()) / 512); break;
       case "--idle": o.idleS = number(0); break;
       case "--mem-size": o.memBytes = parseBytes(val()); break;

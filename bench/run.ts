@@ -42,6 +42,8 @@
  *   --disk-modes LIST default randread;  --disk-windows LIST  default 16
  *   --targets LIST    aoede,vblade64,vblade,null (default all; vblade* need vblade)
  *   --no-initiator    skip AoEde's initiator beside the native load generator
+ *   --spin US         the load generator polls without sleeping for US µs after each
+ *                     reply (default 0: it blocks; spinning takes a CPU from the target)
  *   --verify-size SZ  region of the --verify pass (default 16M; 0: skip it)
  *   --idle S          idle measurement of aoede serve, seconds (default 10; 0: skip)
  *   --mem-size SIZE   memory-backed file (default 512M)
@@ -83,7 +85,7 @@ async function cell(t: RunningTarget, w: VethWorld, o: Options, mode: LoadgenMod
   let cpu = NaN;
   const run = await runLoadgen(
     [...pin.load, ...w.prefix(w.nsB)],
-    { iface: w.ifB, target: `${SHELF}.${SLOT}`, mode, window, durationS: o.durationS, warmupS: o.warmupS },
+    { iface: w.ifB, target: `${SHELF}.${SLOT}`, mode, window, durationS: o.durationS, warmupS: o.warmupS, spinUs: o.spinUs || undefined },
     (p) => (p === "begin" ? (cpu0 = cpuNsOf(t.pid)) : (cpu = (cpuNsOf(t.pid) - cpu0) / 1e9)),
     track,
   );

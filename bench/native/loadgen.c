@@ -22,6 +22,9 @@
  *         --retries N      resends before a frame counts as timed out (default 5)
  *         --phases         also print {"type":"begin"} / {"type":"end"} lines when
  *                          the measured interval begins and ends
+ *         --spin US        keep polling without sleeping for US microseconds after
+ *                          the last reply before blocking (default 0: always block;
+ *                          spinning takes a CPU from the target on a small machine)
  *
  * Tags: bit 31 set (the user-space half of the tag space), the frame's place in
  * the window in the low bits and a per-place transmission count above, so every
@@ -70,7 +73,7 @@ static struct {
   uint64_t size;
   enum mode mode;
   int window, depth, fpr, reqsect, maxsect, verify, phases, retries;
-  uint64_t first, count, seed, rng, cursor, timeout_ns;
+  uint64_t first, count, seed, rng, cursor, timeout_ns, spin_ns, last_rx;
   struct slot *slots;
   struct request *reqs;
   /* counters: requests/bytes/latency in the measured interval, the rest over the whole run */
@@ -381,7 +384,9 @@ static void run_phase(enum phase p, double warmup_s, double duration_s, struct c
     if (p == P_MAIN && !c->began && c->measure_from < wake) wake = c->measure_from;
     if (p == P_MAIN && !c->ended && c->measure_to < wake) wake = c->measure_to;
     struct pollfd pfd = {.fd = g.l.fd, .events = POLLIN};
-    if (wake > now) {
+    if (g.spin_ns && now - g.last_rx < g.spin_ns) {
+      /* spinning: straight to the nonblocking receive */
+    } else if (wake > now) {
       uint64_t d = wake - now;
       struct timespec ts = {(time_t)(d / 1000000000u), (long)(d % 1000000000u)};
       if (ppoll(&pfd, 1, &ts, NULL) < 0 && errno != EINTR) die("ppoll");
@@ -392,7 +397,7 @@ static void run_phase(enum phase p, double warmup_s, double duration_s, struct c
         if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) die("recvmmsg");
         break;
       }
-      now = now_ns();
+      now = g.last_rx = now_ns();
       for (int k = 0; k < n; k++) on_reply(rxbuf[k], rx[k].msg_len, now, c, p, &issuing, &inflight);
       flush_tx();
       if (n < RX_BATCH) break;
@@ -506,7 +511,8 @@ int main(int argc, char **argv) {
   static const struct option opts[] = {
       {"interface", 1, 0, 'i'}, {"target", 1, 0, 't'},  {"mode", 1, 0, 'm'},    {"window", 1, 0, 'w'},  {"sectors", 1, 0, 's'},
       {"duration", 1, 0, 'd'},  {"warmup", 1, 0, 'W'},  {"region", 1, 0, 'r'},  {"verify", 0, 0, 'v'},  {"seed", 1, 0, 'S'},
-      {"timeout", 1, 0, 'T'},   {"retries", 1, 0, 'R'}, {"phases", 0, 0, 'p'},  {"help", 0, 0, 'h'},    {0, 0, 0, 0}};
+      {"timeout", 1, 0, 'T'},   {"retries", 1, 0, 'R'}, {"phases", 0, 0, 'p'},  {"spin", 1, 0, 'P'},    {"help", 0, 0, 'h'},
+      {0, 0, 0, 0}};
   const char *ifname = NULL, *region = NULL;
   double duration = 5, warmup = 0;
   int window = 0, sectors = 0;
@@ -544,9 +550,11 @@ int main(int argc, char **argv) {
     case 'T': g.timeout_ns = (uint64_t)(number(optarg, "--timeout", 1) * 1e6); break;
     case 'R': g.retries = (int)number(optarg, "--retries", 0); break;
     case 'p': g.phases = 1; break;
+    case 'P': g.spin_ns = (uint64_t)(number(optarg, "--spin", 0) * 1e3); break;
     case 'h':
       printf("usage: loadgen -i IFACE [-t SHELF.SLOT] [-m read|write|randread|randwrite] [-w WINDOW] [-s SECTORS]\n"
-             "               [-d SECONDS] [--warmup S] [-r FIRST:COUNT] [--verify] [--seed N] [--timeout MS] [--retries N] [--phases]\n");
+             "               [-d SECONDS] [--warmup S] [-r FIRST:COUNT] [--verify] [--seed N] [--timeout MS] [--retries N] [--phases]\n"
+             "               [--spin US]\n");
       return 0;
     default: usage("unknown option");
     }

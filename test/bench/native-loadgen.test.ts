@@ -136,6 +136,15 @@ describe.skipIf(!canUseNetns() || !haveCc)("native load generator on a clean pat
     }
   });
 
+  test("--spin: a run that polls between replies instead of sleeping still counts nothing wrong", async () => {
+    const t = await nullTarget(w.nsA, w.ifA, true);
+    try {
+      expectClean(await loadgen(w.nsB, { iface: w.ifB, mode: "randread", window: 1, verify: true, region: "0:4096", spinUs: 50 }));
+    } finally {
+      await t.stop();
+    }
+  });
+
   test("against aoede serve: writes then random reads of the pattern check out", async () => {
     const t = await serve(w.nsA, w.ifA, image);
     try {
