@@ -65,6 +65,8 @@ interface Med {
   resends?: number;
   failures: number;
   cpu?: number;
+  /** the load generator's CPU, share of the measured time */
+  loadCpu?: number;
   window: number;
   depth: number;
   sectors: number;
@@ -80,6 +82,7 @@ function med(s: Sample[] | undefined): Med | undefined {
     resends: median(s.map((x) => x.r.resends)),
     failures: Math.max(...s.map((x) => x.r.errors + x.r.timeouts + x.r.verify_failures)),
     cpu: median(s.map((x) => x.targetCpuS)),
+    loadCpu: median(s.map((x) => x.r.cpu_s / x.r.seconds)),
     window: s[0]!.r.window,
     depth: s[0]!.r.depth,
     sectors: s[0]!.r.sectors,
@@ -152,13 +155,13 @@ export function buildReport(results: Results, o: Options, x: Extras): { text: st
             const top = ceiling(mtu, m, w);
             detail.push([
               m, String(w), targetLabel(k, o), c ? `${c.sectors}` : "-", num(c?.mbps), int(c?.iops), int(c?.p50), int(c?.p99), int(c?.resends), c ? String(c.failures) : "-",
-              c?.cpu === undefined ? "-" : c.cpu.toFixed(2), num(top?.mbps), ratio(c?.mbps, top?.mbps),
+              c?.cpu === undefined ? "-" : c.cpu.toFixed(2), c?.loadCpu === undefined ? "-" : `${Math.round(c.loadCpu * 100)} %`, num(top?.mbps), ratio(c?.mbps, top?.mbps),
             ]);
           }
       for (let i = detail.length - 1; i > 0; i--) if (detail[i]![0] === detail[i - 1]![0] && detail[i]![1] === detail[i - 1]![1]) detail[i]![0] = detail[i]![1] = "";
       out.table(
         `${storeTitle(store, mtu)}, every target: ${runs}`,
-        ["mode", "window", "target", "sectors", "MB/s", "IOPS", "p50 us", "p99 us", "resends", "failures", "target CPU s", "ceiling MB/s", "of ceiling"],
+        ["mode", "window", "target", "sectors", "MB/s", "IOPS", "p50 us", "p99 us", "resends", "failures", "target CPU s", "load CPU", "ceiling MB/s", "of ceiling"],
         detail,
         [0, 2],
         "details",
