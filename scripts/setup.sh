@@ -19,6 +19,7 @@ if [ "${1:-}" = "--test" ]; then
   want file file
   want groff groff-base
   want man man-db
+  want cc gcc; want cc libc6-dev  # bench/native: the bench's C load generator and null target
 fi
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then
