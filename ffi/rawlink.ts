@@ -66,7 +66,10 @@ export interface RawLink extends LinkInfo {
   /**
    * Most frames one receive() call returns (the `batch` option). A call that took
    * fewer found the socket empty, so the loop need not ask again in this round.
-   * Optional: without it the loop asks until receive() returns nothing.
+   * 0: ask until receive() returns nothing — a link whose empty receive() costs no
+   * syscall (the Linux ring) says so, and needs it: only a receive() that returns
+   * nothing hands the last batch's ring slots back, and until then poll() keeps
+   * reporting the descriptor ready.
    */
   readonly batchSize?: number;
   /** Send one frame; frames under 60 bytes go out zero-padded. False when the kernel had no room (dropped). */

@@ -230,12 +230,12 @@ export class PacketLink implements RawLink {
 
   /**
    * recvmmsg: the batch size, so that the loop stops after a short batch (asking
-   * again costs a syscall). Ring: undefined, so that the loop asks until receive()
-   * returns nothing — free with a ring, and it hands the last batch's slots back to
-   * the kernel before the poller polls again (a held slot keeps POLLIN raised).
+   * again costs a syscall). Ring: 0, so that the loop asks until receive() returns
+   * nothing — free with a ring, and it hands the last batch's slots back to the
+   * kernel before the poller polls again (a held slot keeps POLLIN raised).
    */
-  get batchSize(): number | undefined {
-    return this.#ring ? undefined : this.#batch;
+  get batchSize(): number {
+    return this.#ring ? 0 : this.#batch;
   }
 
   /** "ring" when frames are read in place from the TPACKET_V2 ring, else "recvmmsg". */
