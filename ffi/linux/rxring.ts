@@ -30,8 +30,11 @@
  * Lifetime: the mapping is reached through one ArrayBuffer made by bun:ffi
  * toArrayBuffer (external memory, never moved or freed by the collector). unmap()
  * first detaches that ArrayBuffer (transfer(0)), which turns every view ever handed
- * out into a zero-length view, then munmaps: a view kept past close() reads as empty,
- * never as freed memory (no crash).
+ * out into a zero-length view, then munmaps. The rule for a view kept past close()
+ * (or refresh()): it is empty — length 0, indexing gives undefined, slice()/set()
+ * throw TypeError ("detached") — and never reaches the unmapped memory (no crash).
+ * The same holds for views of the last batch: they are the ring's slots, so copy
+ * what must outlive the handler call, as with any receive buffer.
  */
 import { toArrayBuffer, type Pointer } from "bun:ffi";
 import { lastError, libc } from "../libc.ts";
