@@ -84,7 +84,7 @@ export interface RawLink extends LinkInfo {
   /** Re-read the MTU (after `ip link set mtu`) and re-size the receive slots to it. */
   refresh(): void;
   readonly stats: Readonly<LinkStats>;
-  /** Frames the kernel dropped for want of receive-buffer room since open (cumulative). */
+  /** Frames the kernel dropped for want of receive-buffer room (or a free ring slot) since open (cumulative). */
   kernelDrops(): number;
   /** Call `cb` once when the link closes (the loop uses it to stop polling); returns the unsubscribe function. */
   onClose?(cb: () => void): () => void;
