@@ -74,7 +74,7 @@ export const FRAME_OFFSET = align(TPACKET2_HDRLEN + 16) - ETH_HLEN;
  * Bytes of ring to aim for: the 4 MiB the recvmmsg path asks of the socket buffer,
  * in whole slots at the link's MTU, so that the ring absorbs at least the bursts the
  * socket buffer did (the loop's tests keep 2048 frames of 1 KiB in flight): MTU 1500,
- * 2666 slots, 4.03 MiB; MTU 9000, 464 slots, 4.08 MiB. Resident, unswappable kernel
+ * 2650 slots, 4.14 MiB; MTU 9000, 462 slots, 4.13 MiB. Resident, unswappable kernel
  * pages for as long as the link is open (the socket buffer costs memory only while
  * frames wait in it). At 10 Gb/s that is 3.3 ms of 1518-byte frames, 3.4 ms of
  * 9018-byte ones. At least MIN_FRAMES, at most MAX_DEFAULT_FRAMES slots (small MTUs).
@@ -86,6 +86,8 @@ const MAX_DEFAULT_FRAMES = 4096;
 const MAX_FRAMES = 8192;
 /** Largest block tried, in pages: 64 KiB (order 4) blocks at 4 KiB pages. */
 const MAX_BLOCK_PAGES = 16;
+/** Share of a block left over after its last slot that is good enough. */
+const MAX_TAIL_WASTE = 0.05;
 
 /** struct tpacket_req, and what follows from it. */
 export interface RingLayout {
@@ -104,15 +106,17 @@ export function ringFrameSizeFor(mtu: number): number {
 }
 
 /**
- * The ring for an MTU: frames never span blocks, blocks are whole pages, so the block
- * size is the page multiple (up to MAX_BLOCK_PAGES) that wastes the smallest share on
- * the tail of each block. `wantFrames` is rounded up to whole blocks.
+ * The ring for an MTU: frames never span blocks, and the kernel allocates each block
+ * as 2^order pages (get_order), so a block of 12 pages would cost 16: blocks are a
+ * power of two of pages, the smallest (up to MAX_BLOCK_PAGES) that loses at most
+ * MAX_TAIL_WASTE to the tail of each block, else the one that loses least.
+ * `wantFrames` is rounded up to whole blocks.
  */
 export function ringLayoutFor(mtu: number, pageSize: number, wantFrames?: number): RingLayout {
   const frameSize = ringFrameSizeFor(mtu);
   let bestPages = 0;
   let bestWaste = Infinity;
-  for (let p = 1; p <= MAX_BLOCK_PAGES; p++) {
+  for (let p = 1; p <= MAX_BLOCK_PAGES && bestWaste > MAX_TAIL_WASTE; p *= 2) {
     const block = p * pageSize;
     const fit = Math.floor(block / frameSize);
     if (fit === 0) continue;
@@ -122,7 +126,8 @@ export function ringLayoutFor(mtu: number, pageSize: number, wantFrames?: number
       bestPages = p;
     }
   }
-  if (bestPages === 0) bestPages = Math.ceil(frameSize / pageSize); // beyond 64 KiB frames: one a block
+  // frames beyond MAX_BLOCK_PAGES: one a block, of the next power of two of pages
+  if (bestPages === 0) bestPages = 2 ** Math.ceil(Math.log2(Math.ceil(frameSize / pageSize)));
   const blockSize = bestPages * pageSize;
   const framesPerBlock = Math.floor(blockSize / frameSize);
   const byBytes = Math.min(MAX_DEFAULT_FRAMES, Math.max(MIN_FRAMES, Math.floor(RING_BYTES / frameSize)));
