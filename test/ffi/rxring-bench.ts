@@ -4,15 +4,17 @@
  *
  *   node_modules/.bin/bun test/ffi/rxring-bench.ts [frameBytes=1038] [seconds=2]
  *
- * 1. drain: the receive() cost alone. The socket is filled with 2000 frames while
+ * 1. drain: the receive() cost alone. The socket is filled with 400 frames while
  *    nobody reads, then one loop drains it (receive() until empty, touching each
- *    frame's length and a byte): ns per frame, median of 15 fills. Ring with one view
+ *    frame's length and a byte): ns per frame, median of 40 fills after 20 that warm up
+ *    the JIT (the first fills cost 10-100x more). Ring with one view
  *    per slot reused, ring with a subarray per frame, recvmmsg.
  * 2. flood: a sender process in the other namespace sends sendmmsg batches of 64 as
  *    fast as it can; this process drains for the given seconds, either nonstop
  *    (receive() in a busy loop, which also takes CPU from the sender) or with the
  *    event loop (src/net/loop.ts: the poller wakes it): frames/s received, and the
- *    kernel's drops.
+ *    kernel's drops; for the event loop also this process's CPU time (both threads,
+ *    user + system) per frame received, which contention for the cores disturbs less.
  * Both processes share the machine's cores: figures are for comparison in one run.
  */
 import { PacketLink, type PacketLinkOptions } from "../../ffi/linux/packet.ts";
@@ -58,7 +60,7 @@ function drainAll(link: PacketLink): number {
 const median = (xs: number[]): number => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
 
 /** frames/s received and dropped under a flood: drained by a busy loop, or by the event loop (poller). */
-async function flood(opts: PacketLinkOptions, how: "busy" | "loop"): Promise<[number, number]> {
+async function flood(opts: PacketLinkOptions, how: "busy" | "loop"): Promise<[number, number, number]> {
   const link = PacketLink.open(w.ifB, { netns: w.nsB, ...opts });
   const mac = [...link.mac].map((b) => b.toString(16).padStart(2, "0")).join(":");
   const child = Bun.spawn([process.execPath, import.meta.path, "--sender", w.nsA, w.ifA, mac, String(frameBytes)], {
@@ -71,6 +73,7 @@ async function flood(opts: PacketLinkOptions, how: "busy" | "loop"): Promise<[nu
     const dropsBefore = link.kernelDrops();
     let n = 0;
     const t0 = performance.now();
+    const cpu0 = process.cpuUsage();
     if (how === "busy") {
       const end = t0 + seconds * 1000;
       while (performance.now() < end) n += drainAll(link);
@@ -81,7 +84,8 @@ async function flood(opts: PacketLinkOptions, how: "busy" | "loop"): Promise<[nu
       loop.close();
     }
     const ms = performance.now() - t0;
-    return [(n / ms) * 1000, ((link.kernelDrops() - dropsBefore) / ms) * 1000];
+    const cpu = process.cpuUsage(cpu0);
+    return [(n / ms) * 1000, ((link.kernelDrops() - dropsBefore) / ms) * 1000, ((cpu.user + cpu.system) * 1000) / n];
   } finally {
     child.kill();
     await child.exited;
@@ -93,13 +97,13 @@ const w = makeVethWorld("rb", Math.max(1500, frameBytes - 14));
 try {
   const sender = PacketLink.open(w.ifA, { netns: w.nsA, rxRing: false });
   console.log(`frames of ${frameBytes} bytes, veth MTU ${Math.max(1500, frameBytes - 14)}`);
-  console.log("drain (receive() cost, 2000 frames waiting), ns/frame, median of 15:");
+  console.log("drain (receive() cost, 400 frames waiting), ns/frame, median of 40 fills:");
   for (const [name, opts] of variants) {
     const link = PacketLink.open(w.ifB, { netns: w.nsB, ...opts, bufferFrames: 4096 });
     const frames = Array.from({ length: 50 }, (_, i) => testFrame(link.mac, sender.mac, frameBytes, i));
     const per: number[] = [];
-    for (let t = 0; t < 16; t++) {
-      for (let k = 0; k < 40; k++) {
+    for (let t = 0; t < 60; t++) {
+      for (let k = 0; k < 8; k++) {
         sender.sendBatch(frames);
         await Bun.sleep(0);
       }
@@ -107,22 +111,24 @@ try {
       const t0 = Bun.nanoseconds();
       const n = drainAll(link);
       const ns = Bun.nanoseconds() - t0;
-      if (t > 0 && n > 0) per.push(ns / n); // the first fill warms up
+      if (n !== 400) console.log(`  (${name}: ${n} of 400 frames arrived)`);
+      if (t >= 20 && n > 0) per.push(ns / n); // the first fills warm up
     }
     console.log(`  ${name.padEnd(28)} ${median(per).toFixed(0).padStart(6)} ns  (kernel drops ${link.kernelDrops()})`);
     link.close();
   }
 
   console.log(`flood from the other namespace, ${seconds} s each, 3 rounds interleaved, medians:`);
-  const results = new Map<string, { busy: number[]; busyDrop: number[]; loop: number[]; loopDrop: number[] }>();
+  const results = new Map<string, { busy: number[]; busyDrop: number[]; loop: number[]; loopDrop: number[]; loopCpu: number[] }>();
   for (let round = 0; round < 3; round++) {
     for (const [name, opts] of variants) {
-      const r = results.get(name) ?? { busy: [], busyDrop: [], loop: [], loopDrop: [] };
+      const r = results.get(name) ?? { busy: [], busyDrop: [], loop: [], loopDrop: [], loopCpu: [] };
       results.set(name, r);
       for (const how of ["busy", "loop"] as const) {
-        const [got, dropped] = await flood(opts, how);
+        const [got, dropped, cpuNs] = await flood(opts, how);
         r[how].push(got);
         r[how === "busy" ? "busyDrop" : "loopDrop"].push(dropped);
+        if (how === "loop") r.loopCpu.push(cpuNs);
       }
     }
   }
@@ -130,7 +136,7 @@ try {
   for (const [name, r] of results) {
     console.log(
       `  ${name.padEnd(28)} busy drain ${k(median(r.busy))}/s (kernel dropped ${k(median(r.busyDrop))}/s); ` +
-        `event loop ${k(median(r.loop))}/s (dropped ${k(median(r.loopDrop))}/s)`,
+        `event loop ${k(median(r.loop))}/s (dropped ${k(median(r.loopDrop))}/s, ${median(r.loopCpu).toFixed(0)} ns of this process's CPU a frame)`,
     );
   }
   sender.close();
