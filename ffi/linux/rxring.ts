@@ -312,7 +312,8 @@ export class RxRing {
   unmap(): void {
     if (!this.mapped) return;
     this.#heldCount = 0;
-    this.#frames.length = 0;
+    // #frames is left as it is: a caller iterating the last batch (a handler closed
+    // the link mid-batch) gets empty views, which decoders reject as short, not undefined.
     this.#views.fill(undefined);
     // transfer(0) detaches the ArrayBuffer: every Uint8Array over it becomes empty.
     // The buffer was made without a deallocator, so nothing frees the mapping but us.

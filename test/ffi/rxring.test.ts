@@ -10,6 +10,7 @@ import { libc } from "../../ffi/libc.ts";
 import { PacketLink } from "../../ffi/linux/packet.ts";
 import { FRAME_OFFSET, ringFramesFor, ringLayoutFor, RxRing } from "../../ffi/linux/rxring.ts";
 import { openRawLink, RawLinkError, type RawLink } from "../../ffi/rawlink.ts";
+import { EventLoop } from "../../src/net/loop.ts";
 import { canUseNetns, makeVethWorld, type VethWorld } from "../helpers/netns.ts";
 import { seededUint32 } from "../helpers/prng.ts";
 import { collect, seqOf, testFrame } from "./frames.ts";
@@ -273,6 +274,27 @@ describe.skipIf(!netns)("receive ring at MTU 1500", () => {
     expect(() => view!.slice()).toThrow(TypeError);
     expect(r.receive()).toEqual([]);
     ring.unmap(); // idempotent
+  });
+
+  test("a handler that closes the link mid-batch: the rest of the batch arrives as empty views, nothing throws", async () => {
+    const r = PacketLink.open(w.ifB, { netns: w.nsB, rxRing: true });
+    const loop = new EventLoop();
+    const lengths: number[] = [];
+    try {
+      // all five wait in the ring before the loop looks: one receive() takes them
+      await sendPaced(a, Array.from({ length: 5 }, (_, i) => testFrame(r.mac, a.mac, 120, i)));
+      loop.attach(r, (f) => {
+        lengths.push(f.length);
+        if (lengths.length === 1) r.close();
+      });
+      const end = performance.now() + 2000;
+      while (lengths.length < 5 && performance.now() < end) await Bun.sleep(5);
+      expect(lengths).toEqual([120, 0, 0, 0, 0]);
+      expect(loop.stats.handlerErrors).toBe(0);
+    } finally {
+      loop.close();
+      r.close();
+    }
   });
 
   test("without a ring (rxRing: false or AOEDE_RX_RING=0) the link uses recvmmsg", async () => {
