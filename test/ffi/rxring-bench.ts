@@ -7,7 +7,8 @@
  * 1. drain: the receive() cost alone. The socket is filled with 400 frames while
  *    nobody reads, then one loop drains it (receive() until empty, touching each
  *    frame's length and a byte): ns per frame, median of 40 fills after 20 that warm up
- *    the JIT (the first fills cost 10-100x more). Ring with one view
+ *    the JIT (the first fills cost 10-100x more); and what an empty receive() costs
+ *    (a bounded spin pays it on every look). Ring with one view
  *    per slot reused, ring with a subarray per frame, recvmmsg.
  * 2. flood: a sender process in the other namespace sends sendmmsg batches of 64 as
  *    fast as it can; this process drains for the given seconds, either nonstop
@@ -114,7 +115,15 @@ try {
       if (n !== 400) console.log(`  (${name}: ${n} of 400 frames arrived)`);
       if (t >= 20 && n > 0) per.push(ns / n); // the first fills warm up
     }
-    console.log(`  ${name.padEnd(28)} ${median(per).toFixed(0).padStart(6)} ns  (kernel drops ${link.kernelDrops()})`);
+    // An empty receive(): what a bounded spin pays per look (ring: a load; recvmmsg: a syscall saying EAGAIN).
+    const looks = 100_000;
+    const e0 = Bun.nanoseconds();
+    for (let i = 0; i < looks; i++) link.receive();
+    const empty = (Bun.nanoseconds() - e0) / looks;
+    console.log(
+      `  ${name.padEnd(28)} ${median(per).toFixed(0).padStart(6)} ns a frame, ${empty.toFixed(0).padStart(5)} ns an empty receive()` +
+        `  (kernel drops ${link.kernelDrops()})`,
+    );
     link.close();
   }
 
