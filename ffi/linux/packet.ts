@@ -201,6 +201,7 @@ export class PacketLink implements RawLink {
   static open(name: string, opts: PacketLinkOptions = {}): PacketLink {
     return withNetns(opts.netns, () => {
       const fd = openSocket();
+      let link: PacketLink | undefined;
       try {
         const index = interfaceIndex(fd, name);
         const { hatype, mac } = interfaceHwaddr(fd, name);
@@ -217,12 +218,14 @@ export class PacketLink implements RawLink {
           // sockets' outgoing frames, which handlers must tolerate anyway.
           setIntOption(fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, 1);
         }
-        const link = new PacketLink(name, fd, index, mac, mtu, opts);
+        link = new PacketLink(name, fd, index, mac, mtu, opts);
         link.#sizeBuffers();
         bindTo(fd, index, name, opts.protocol ?? ETHERTYPE_AOE);
         return link;
       } catch (e) {
-        libc.close(fd);
+        // the link, once made, owns a mapped ring: its close() unmaps it too
+        if (link) link.close();
+        else libc.close(fd);
         throw e;
       }
     });
