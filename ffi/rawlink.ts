@@ -66,10 +66,11 @@ export interface RawLink extends LinkInfo {
   /**
    * Most frames one receive() call returns (the `batch` option). A call that took
    * fewer found the socket empty, so the loop need not ask again in this round.
-   * 0: ask until receive() returns nothing — a link whose empty receive() costs no
-   * syscall (the Linux ring) says so, and needs it: only a receive() that returns
-   * nothing hands the last batch's ring slots back, and until then poll() keeps
-   * reporting the descriptor ready.
+   * 0: ask until receive() returns nothing. A link whose empty receive() costs no
+   * syscall (the Linux ring) says so, and needs it: each receive() hands the previous
+   * batch's ring slots back, so the last batch goes back only with the receive()
+   * that finds nothing, and until then poll() keeps reporting the descriptor ready.
+   * (Absent, src/net/loop.ts takes one receive() per wake.)
    */
   readonly batchSize?: number;
   /** Send one frame; frames under 60 bytes go out zero-padded. False when the kernel had no room (dropped). */

@@ -422,14 +422,13 @@ export class PacketLink implements RawLink {
     const mtu = interfaceMtu(this.#fd, this.name);
     if (mtu === this.#mtu) return;
     this.#mtu = mtu;
-    const hadRing = this.#ring !== undefined;
     this.#ring?.unmap();
     this.#ring = undefined;
     this.#layoutReceive();
     this.#sizeBuffers();
-    if (hadRing && this.#ring) {
-      // Between the old ring and the new one, frames queued on the socket the
-      // ordinary way; a ring never reads them and they would keep poll() ready:
+    if (this.#ring) {
+      // Between the old ring (or none) and the new one, frames queued on the socket
+      // the ordinary way; a ring never reads them and they would keep poll() ready:
       // drop them (AoE retransmits), counted as kernel drops.
       this.#kernelDrops += this.#discardQueued();
     }
