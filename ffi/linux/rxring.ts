@@ -188,7 +188,9 @@ export class RxRing {
   #heldCount = 0;
   /**
    * One view per slot, remade only when a frame of another length (or offset) lands
-   * there: steady traffic of a few frame sizes allocates nothing per frame.
+   * there: steady traffic of a few frame sizes allocates nothing per frame. Measured
+   * (test/ffi/rxring-bench.ts, 1038-byte frames): receive() costs 90 ns a frame so,
+   * 286 ns with a fresh subarray per frame, 1281 ns through recvmmsg.
    */
   readonly #views: (Uint8Array | undefined)[];
   readonly #viewKey: Uint32Array;
@@ -220,7 +222,8 @@ export class RxRing {
   /**
    * Switch `fd` to TPACKET_V2, give it a receive ring of `frames` slots for `mtu`
    * and map it. Throws RawLinkError (EINVAL, ENOMEM, EPERM, EBUSY: a ring is already
-   * there) with the socket as it was, so the caller can fall back to recvmmsg.
+   * there) with no ring left on the socket, so the caller can fall back to recvmmsg
+   * (the version set to TPACKET_V2 matters to rings only).
    * `batch`: most frames one receive() returns. `reuseViews` false makes a fresh
    * subarray per frame (for the measurement that chose the default).
    */
