@@ -39,6 +39,8 @@ export interface Options {
   quick: boolean;
   smoke: boolean;
   pin: boolean;
+  /** run target and load generator at a real-time priority (chrt -f): figures that other load on the machine cannot disturb */
+  rt: boolean;
   targetCpus?: string;
   loadCpus?: string;
 }
@@ -93,6 +95,7 @@ export function parseOptions(argv: string[], manualFile: string): Options {
     quick: false,
     smoke: false,
     pin: false,
+    rt: false,
   };
   const explicit = new Set<string>();
   for (let i = 0; i < argv.length; i++) {
@@ -136,6 +139,7 @@ export function parseOptions(argv: string[], manualFile: string): Options {
       case "--quick": o.quick = true; break;
       case "--smoke": o.smoke = true; break;
       case "--pin": o.pin = true; break;
+      case "--rt": o.rt = true; break;
       case "--target-cpus": o.targetCpus = val(); o.pin = true; break;
       case "--load-cpus": o.loadCpus = val(); o.pin = true; break;
       case "-h":

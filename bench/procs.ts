@@ -103,20 +103,27 @@ export function cpuNsOf(pid: number): number {
 export const pin = { target: [] as string[], load: [] as string[], description: "not pinned (the scheduler places target and load generator; --pin to pin)" };
 
 export function choosePinning(o: Options): void {
+  const chrt = o.rt ? Bun.which("chrt") : null;
+  if (o.rt && chrt) {
+    pin.target = [chrt, "-f", "10"];
+    pin.load = [chrt, "-f", "10"];
+  }
+  const rt = o.rt ? (chrt ? ", real-time priority (chrt -f 10)" : ", NOT real-time (no chrt: apt-get install util-linux)") : "";
+  pin.description = `not pinned (the scheduler places target and load generator; --pin to pin)${rt}`;
   if (!o.pin) return;
   const n = cpus().length;
   const taskset = Bun.which("taskset");
   if (n < 2 || !taskset) {
-    pin.description = n < 2 ? "not pinned (one CPU)" : "not pinned (no taskset: apt-get install util-linux)";
+    pin.description = (n < 2 ? "not pinned (one CPU)" : "not pinned (no taskset: apt-get install util-linux)") + rt;
     return;
   }
   const half = Math.floor(n / 2);
   const range = (a: number, b: number) => (a === b ? `${a}` : `${a}-${b}`);
   const t = o.targetCpus ?? range(0, half - 1);
   const l = o.loadCpus ?? range(half, n - 1);
-  pin.target = [taskset, "-c", t];
-  pin.load = [taskset, "-c", l];
-  pin.description = `pinned: target on CPU ${t}, load generator on CPU ${l} (taskset)`;
+  pin.target = [...pin.target, taskset, "-c", t];
+  pin.load = [...pin.load, taskset, "-c", l];
+  pin.description = `pinned: target on CPU ${t}, load generator on CPU ${l} (taskset)${rt}`;
 }
 
 export const aoede = { cmd: [] as string[], description: "" };

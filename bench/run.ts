@@ -55,6 +55,9 @@
  *   --markdown FILE   write the report as Markdown (the README's Benchmarks section)
  *   --pin             pin: the target on the first half of the CPUs, the load generator
  *                     on the other half (taskset); --target-cpus L / --load-cpus L choose
+ *   --rt              target and load generator at a real-time priority (chrt -f 10):
+ *                     other work on the machine cannot take their CPUs (a documented
+ *                     option, like --pin; the goals must hold without it)
  *   --quick           a short pass over every cell: 1 run of 0.5 s, 256 MiB files, idle 2 s
  *   --smoke           seconds, for the test suite: MTU 1500, window 16, memory only
  *
