@@ -28,6 +28,8 @@ export const main = defineCommand({
     demo: lazy(() => import("./demo.ts")),
     bench: lazy(() => import("./bench.ts")),
     daemon: lazy(() => import("./daemon.ts")),
+    ctl: lazy(() => import("./ctl.ts")),
+    top: lazy(() => import("./top.ts")),
   },
 });
 

@@ -42,7 +42,6 @@ export async function request<T extends Reply = Reply>(sock: string, req: Reques
           buf += chunk.toString();
           const nl = buf.indexOf("\n");
           if (nl < 0) return;
-          s.end();
           finish(() => {
             try {
               resolve(JSON.parse(buf.slice(0, nl)) as T);
@@ -50,6 +49,7 @@ export async function request<T extends Reply = Reply>(sock: string, req: Reques
               reject(new ControlError(`the daemon on ${sock} answered something that is not JSON`));
             }
           });
+          s.end();
         },
         close() {
           finish(() => reject(new ControlError(`the daemon on ${sock} closed the connection without answering`)));
