@@ -68,7 +68,8 @@ export interface ConfigProblem {
 }
 
 export function formatProblem(p: ConfigProblem): string {
-  return `${p.file}:${p.line}: ${p.key}: ${p.message}`;
+  // line 0: about the file as a whole (it cannot be read)
+  return `${p.file}${p.line > 0 ? `:${p.line}` : ""}: ${p.key}: ${p.message}`;
 }
 
 /** A config file that cannot be used; `problems` has one entry per mistake. */
