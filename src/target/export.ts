@@ -28,32 +28,25 @@ import {
   ConfigCmd,
   CONFIG_STRING_OFFSET,
   decodeAta,
-  decodeConfig,
   decodeHeader,
-  decodeMacMask,
-  decodeReserve,
   DecodeError,
-  DirectiveCmd,
   encodeAta,
-  encodeConfig,
   encodeHeader,
-  encodeMacMask,
-  encodeReserve,
   Flag,
   HEADER_LEN,
   isMulticast,
-  MacMaskCmd,
   MAX_CONFIG_LEN,
   newFrame,
   replyHeader,
-  ReserveCmd,
   SECTOR_SIZE,
   type AtaArg,
   type Header,
 } from "../aoe/index.ts";
-import { AccessControl, keyToMac, macKey } from "./access.ts";
+import { AccessControl, macKey } from "./access.ts";
 import { planAta, STATUS_ERR, STATUS_OK, type AtaDevice } from "./ata.ts";
+import { ExportCounters } from "./counters.ts";
 import { IoOp, IoQueue, type IoSlot } from "./io.ts";
+import { FIRMWARE_VERSION, Management } from "./management.ts";
 import type { Port, SendFrame, SendFrames } from "./port.ts";
 import type { StateStore } from "./state.ts";
 import type { Storage } from "./storage.ts";
@@ -67,10 +60,10 @@ import { TagTracker, TagVerdict } from "./tags.ts";
  */
 const EARLY_FLUSH_AT = 8;
 
-/** Firmware version announced in Query Config replies. */
-export const FIRMWARE_VERSION = 0x0001;
+export { FIRMWARE_VERSION };
 
 export type { Port, SendFrame, SendFrames };
+export { ExportCounters };
 
 /** Most distinct initiators counted per export (`initiators`); more are counted as one. */
 const MAX_COUNTED_INITIATORS = 256;
@@ -101,28 +94,6 @@ export interface ExportOptions {
   warn?: (message: string) => void;
 }
 
-/** What the export did, for SIGUSR1 and tests. */
-export class ExportCounters {
-  received = 0;
-  notForUs = 0;
-  masked = 0;
-  malformed = 0;
-  busyDropped = 0;
-  duplicates = 0;
-  reads = 0;
-  writes = 0;
-  sectorsRead = 0;
-  sectorsWritten = 0;
-  flushes = 0;
-  ataErrors = 0;
-  aoeErrors = 0;
-  ioErrors = 0;
-  configCommands = 0;
-  maskCommands = 0;
-  reserveCommands = 0;
-  replies = 0;
-}
-
 export class Export implements AtaDevice {
   readonly shelf: number;
   readonly slot: number;
@@ -133,7 +104,8 @@ export class Export implements AtaDevice {
   readonly bufcnt: number;
   readonly counters = new ExportCounters();
   readonly access: AccessControl;
-  private config: Uint8Array;
+  /** Query Config, Mac Mask List, Reserve/Release (management.ts) */
+  private readonly mgmt: Management;
   /** the port given to the constructor: where handle() without a port replies */
   readonly defaultPort: Port;
   /** the port of the frame being handled (handle() sets it; replies built synchronously use it) */
@@ -172,7 +144,28 @@ export class Export implements AtaDevice {
     this.identify = o.identify;
     this.bufcnt = o.bufcnt;
     this.access = o.access;
-    this.config = o.config.slice(0, MAX_CONFIG_LEN);
+    // what the management commands use of this export, the current port included
+    const self = this;
+    this.mgmt = new Management(
+      {
+        shelf: this.shelf,
+        slot: this.slot,
+        bufcnt: this.bufcnt,
+        maxSectors: this.maxSectors,
+        counters: this.counters,
+        access: this.access,
+        get port() {
+          return self.port;
+        },
+        get scratch() {
+          return self.scratch;
+        },
+        reply: (out, end) => this.reply(out, end),
+        persistThenSend: (out, end) => this.persistThenSend(out, end),
+        aoeError: (h, error) => this.aoeError(h, error),
+      },
+      o.config,
+    );
     const mac = o.mac.slice(0, 6);
     this.defaultPort = {
       mac,
@@ -193,7 +186,7 @@ export class Export implements AtaDevice {
   }
 
   get configString(): Uint8Array {
-    return this.config;
+    return this.mgmt.config;
   }
 
   /** Requests at the storage or waiting for it. */
@@ -205,7 +198,7 @@ export class Export implements AtaDevice {
   setMasks(macs: readonly number[]): void {
     this.access.setMasks(macs);
     this.state
-      ?.save({ config: this.config, masks: [...this.access.maskList], reservation: [...this.access.reservationList] })
+      ?.save({ config: this.mgmt.config, masks: [...this.access.maskList], reservation: [...this.access.reservationList] })
       .catch((e: Error) => this.warn(`could not save state to ${this.state!.file}: ${e.message}`));
   }
 
@@ -232,7 +225,7 @@ export class Export implements AtaDevice {
       },
       out,
     );
-    this.reply(out, this.encodeConfigInfo(ConfigCmd.Read, out));
+    this.reply(out, this.mgmt.encodeConfigInfo(ConfigCmd.Read, out));
   }
 
   /**
@@ -288,11 +281,11 @@ export class Export implements AtaDevice {
         case Command.ATA:
           return this.ata(h, src, frame);
         case Command.QueryConfig:
-          return this.queryConfig(h, frame);
+          return this.mgmt.queryConfig(h, frame);
         case Command.MacMask:
-          return this.macMask(h, frame);
+          return this.mgmt.macMask(h, frame);
         case Command.Reserve:
-          return this.reserve(h, src, frame);
+          return this.mgmt.reserve(h, src, frame);
         default:
           return this.aoeError(h, AoEError.UnrecognizedCommand);
       }
@@ -423,117 +416,6 @@ export class Export implements AtaDevice {
     this.reply(out, end);
   }
 
-  // ---- Query Config ----------------------------------------------------------
-
-  private queryConfig(h: Header, frame: Uint8Array): void {
-    const q = decodeConfig(frame);
-    this.counters.configCommands++;
-    const out = this.scratch;
-    switch (q.ccmd) {
-      case ConfigCmd.Read:
-        break;
-      case ConfigCmd.Test:
-        if (!bytesEqual(q.config, this.config)) return;
-        break;
-      case ConfigCmd.TestPrefix:
-        if (!startsWith(this.config, q.config)) return;
-        break;
-      case ConfigCmd.Set:
-        // vblade's rule: a set that would not change the string is no conflict
-        if (this.config.length !== 0 && !bytesEqual(q.config, this.config)) {
-          return this.configReply(h, q.ccmd, out, AoEError.ConfigStringPresent);
-        }
-        return this.setConfig(h, q.ccmd, q.config);
-      case ConfigCmd.ForceSet:
-        return this.setConfig(h, q.ccmd, q.config);
-      default:
-        return this.configReply(h, q.ccmd, out, AoEError.BadArgument);
-    }
-    this.configReply(h, q.ccmd, out, 0);
-  }
-
-  private setConfig(h: Header, ccmd: number, config: Uint8Array): void {
-    this.config = config;
-    // The reply acknowledges a durable change: build it now, send it once saved.
-    const out = newFrame(CONFIG_STRING_OFFSET + this.config.length);
-    encodeHeader(replyHeader(h, this.port.mac, this.shelf, this.slot), out);
-    const end = this.encodeConfigInfo(ccmd, out);
-    this.persistThenSend(out, end);
-  }
-
-  private configReply(h: Header, ccmd: number, out: Uint8Array, error: number): void {
-    if (error !== 0) this.counters.aoeErrors++;
-    encodeHeader(replyHeader(h, this.port.mac, this.shelf, this.slot, error), out);
-    this.reply(out, this.encodeConfigInfo(ccmd, out));
-  }
-
-  private encodeConfigInfo(ccmd: number, out: Uint8Array): number {
-    return encodeConfig(
-      {
-        bufferCount: this.bufcnt,
-        firmware: FIRMWARE_VERSION,
-        sectorCount: Math.min(this.port.maxSectors, this.maxSectors),
-        aoeVersion: AOE_VERSION,
-        ccmd,
-        config: this.config,
-      },
-      out,
-    );
-  }
-
-  // ---- Mac Mask List ---------------------------------------------------------
-
-  private macMask(h: Header, frame: Uint8Array): void {
-    const m = decodeMacMask(frame);
-    this.counters.maskCommands++;
-    if (m.mcmd === MacMaskCmd.Read) return this.maskReply(h, this.scratch);
-    if (m.mcmd !== MacMaskCmd.Edit) return this.aoeError(h, AoEError.BadArgument);
-    const result = this.access.editMasks(m.directives.map((d) => ({ cmd: d.dcmd, mac: macKey(d.mac) })));
-    const out = newFrame(HEADER_LEN + 4 + 255 * 8);
-    if (result.ok) {
-      encodeHeader(replyHeader(h, this.port.mac, this.shelf, this.slot), out);
-      const end = encodeMacMask({ mcmd: m.mcmd, merror: 0, directives: this.maskDirectives() }, out);
-      return this.persistThenSend(out, end);
-    }
-    // The failing directive's index in the count, the directives echoed; the ones
-    // before it did apply, so the state is saved all the same.
-    encodeHeader(replyHeader(h, this.port.mac, this.shelf, this.slot), out);
-    const end = encodeMacMask({ mcmd: m.mcmd, merror: result.error, directives: m.directives, count: result.index }, out);
-    this.persistThenSend(out, end);
-  }
-
-  private maskReply(h: Header, out: Uint8Array): void {
-    encodeHeader(replyHeader(h, this.port.mac, this.shelf, this.slot), out);
-    this.reply(out, encodeMacMask({ mcmd: MacMaskCmd.Read, merror: 0, directives: this.maskDirectives() }, out));
-  }
-
-  private maskDirectives() {
-    return this.access.maskList.map((k) => ({ dcmd: DirectiveCmd.None, mac: keyToMac(k) }));
-  }
-
-  // ---- Reserve/Release -------------------------------------------------------
-
-  private reserve(h: Header, src: number, frame: Uint8Array): void {
-    const r = decodeReserve(frame);
-    this.counters.reserveCommands++;
-    if (r.rcmd === ReserveCmd.Read) return this.reserveReply(h, r.rcmd, this.scratch, 0);
-    if (r.rcmd !== ReserveCmd.Set && r.rcmd !== ReserveCmd.ForceSet) {
-      return this.reserveReply(h, r.rcmd, this.scratch, AoEError.BadArgument);
-    }
-    const result = this.access.reserve(src, r.macs.map((m) => macKey(m)), r.rcmd === ReserveCmd.ForceSet);
-    if (!result.ok) return this.reserveReply(h, r.rcmd, this.scratch, result.aoeError);
-    const out = newFrame(HEADER_LEN + 2 + 255 * 6);
-    encodeHeader(replyHeader(h, this.port.mac, this.shelf, this.slot), out);
-    const end = encodeReserve({ rcmd: r.rcmd, macs: this.access.reservationList.map(keyToMac) }, out);
-    this.persistThenSend(out, end);
-  }
-
-  private reserveReply(h: Header, rcmd: number, out: Uint8Array, error: number): void {
-    if (error !== 0) this.counters.aoeErrors++;
-    encodeHeader(replyHeader(h, this.port.mac, this.shelf, this.slot, error), out);
-    this.reply(out, encodeReserve({ rcmd, macs: this.access.reservationList.map(keyToMac) }, out));
-  }
-
   // ---- replies ---------------------------------------------------------------
 
   /** An AoE-level error: the header, and the ATA argument echoed when there is one. */
@@ -557,7 +439,7 @@ export class Export implements AtaDevice {
     if (this.state === undefined) return this.reply(out, end);
     const port = this.port;
     this.state
-      .save({ config: this.config, masks: [...this.access.maskList], reservation: [...this.access.reservationList] })
+      .save({ config: this.mgmt.config, masks: [...this.access.maskList], reservation: [...this.access.reservationList] })
       .then(
         () => this.reply(out, end, port),
         (e: Error) => {
@@ -572,17 +454,4 @@ export class Export implements AtaDevice {
 
 function ioName(op: number): string {
   return op === IoOp.Read ? "read" : op === IoOp.Write ? "write" : "flush";
-}
-
-function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
-
-/** Does `s` start with `prefix`? */
-function startsWith(s: Uint8Array, prefix: Uint8Array): boolean {
-  if (prefix.length > s.length) return false;
-  for (let i = 0; i < prefix.length; i++) if (s[i] !== prefix[i]) return false;
-  return true;
 }
