@@ -1,69 +1,24 @@
 /**
- * `aoede daemon -c FILE` as a child process inside a test namespace, with its
- * output collected, and a config file writer for the tests' worlds.
+ * `aoede daemon -c FILE` as a child process inside a test namespace (serve-proc's
+ * runner), and a config file writer for the tests' worlds.
  */
-import path from "node:path";
-import type { Subprocess } from "bun";
+import { MAIN, spawnAoede, type ServeProc } from "../helpers/serve-proc.ts";
 
-export const MAIN = path.join(import.meta.dir, "../../src/cli/main.ts");
+export { MAIN };
 
-export interface DaemonProc {
-  proc: Subprocess<"ignore", "pipe", "pipe">;
-  output(): string;
-  waitOutput(re: RegExp, ms?: number): Promise<void>;
+export interface DaemonProc extends ServeProc {
+  /** send a signal without waiting (SIGHUP: reload) */
   signal(sig: NodeJS.Signals): void;
-  stop(sig?: NodeJS.Signals, ms?: number): Promise<number>;
-  waitExit(ms?: number): Promise<number>;
-  kill(): void;
 }
 
-function collect(stream: ReadableStream<Uint8Array>, sink: { text: string }) {
-  const decoder = new TextDecoder();
-  (async () => {
-    for await (const chunk of stream) sink.text += decoder.decode(chunk, { stream: true });
-  })().catch(() => {});
-}
-
+/** `aoede daemon <args>` inside namespace `ns`. */
 export function spawnDaemon(ns: string, args: string[], env: Record<string, string> = {}): DaemonProc {
-  const proc = Bun.spawn(["ip", "netns", "exec", ns, process.execPath, MAIN, "daemon", ...args], {
-    stdin: "ignore",
-    stdout: "pipe",
-    stderr: "pipe",
-    env: { ...process.env, NO_COLOR: "1", CONSOLA_LEVEL: "4", ...env },
+  const p = spawnAoede(["ip", "netns", "exec", ns], ["daemon", ...args], { env });
+  return Object.assign(p, {
+    signal(sig: NodeJS.Signals) {
+      if (p.proc.exitCode === null && p.proc.signalCode === null) p.proc.kill(sig);
+    },
   });
-  const out = { text: "" };
-  collect(proc.stdout, out);
-  collect(proc.stderr, out);
-  const alive = () => proc.exitCode === null && proc.signalCode === null;
-  const self: DaemonProc = {
-    proc,
-    output: () => out.text,
-    async waitOutput(re, ms = 10_000) {
-      const deadline = Date.now() + ms;
-      while (!re.test(out.text)) {
-        if (!alive()) throw new Error(`daemon exited (${proc.exitCode}) before printing ${re}:\n${out.text}`);
-        if (Date.now() > deadline) throw new Error(`timed out waiting for ${re} in daemon output:\n${out.text}`);
-        await Bun.sleep(20);
-      }
-    },
-    signal(sig) {
-      if (alive()) proc.kill(sig);
-    },
-    async stop(sig = "SIGTERM", ms = 15_000) {
-      self.signal(sig);
-      return self.waitExit(ms);
-    },
-    async waitExit(ms = 15_000) {
-      const timer = setTimeout(() => proc.kill("SIGKILL"), ms);
-      const code = await proc.exited;
-      clearTimeout(timer);
-      return code;
-    },
-    kill() {
-      if (alive()) proc.kill("SIGKILL");
-    },
-  };
-  return self;
 }
 
 export interface ExportSpec {

@@ -75,7 +75,7 @@ describe.skipIf(!canUseNetns())("aoede daemon", () => {
     ];
     writeFileSync(file, configText({ stateDir: path.join(dir, "state"), socket: sock, exports }));
     d = spawnDaemon(w.nsA, ["-c", file]);
-    await d.waitOutput(/4 exports from/);
+    await d.waitOutput(/4 exports from/, 20_000);
     await waitForTarget(w.nsB, "e5.2");
   });
 
@@ -269,5 +269,27 @@ describe.skipIf(!canUseNetns())("aoede daemon", () => {
     }
     create();
     await found();
+  });
+  test("a kept export's interface list changes in place; its config string is saved and survives a restart", async () => {
+    const set = await aoede(w.nsB, ["config", "e5.2", "--set", "rack 4", "-i", w.ifB]);
+    expect(set.code).toBe(0);
+    expect(JSON.parse(readFileSync(path.join(dir, "state", "e5.2.json"), "utf8")).config).toBe(Buffer.from("rack 4").toString("base64"));
+    // c leaves the second interface: kept (same object, same state), not reopened
+    const now = [exports[0]!, { ...exports[2]!, interfaces: [w.ifA] }, exports[3]!, { name: "d", path: imgs.d!.path, shelf: 5, slot: 3, interfaces: [w.ifA] }];
+    writeFileSync(file, configText({ stateDir: path.join(dir, "state"), socket: sock, exports: now }));
+    const r = await ctl(["reload"]);
+    expect(r.out).toBe("reloaded: kept a, c, late, d; reopened -; added -; removed -\n");
+    const c = (await discover()).find((t) => t.target === "e5.2")!;
+    expect(c.paths.map((p) => p.interface)).toEqual([w.ifB]);
+    // a restart: the state directory gives the config string back
+    expect(await d.stop()).toBe(0);
+    expect(d.output()).toContain("stopped");
+    d = spawnDaemon(w.nsA, ["-c", file]);
+    await d.waitOutput(/4 exports from/, 20_000);
+    await waitForTarget(w.nsB, "e5.2");
+    const t = await aoede(w.nsA, ["stat", "--targets", "--json", "-s", sock]);
+    expect(JSON.parse(t.out).find((x: { target: string }) => x.target === "e5.2").config).toBe("rack 4");
+    const read = await aoede(w.nsB, ["config", "e5.2", "-i", w.ifB]);
+    expect(read.out).toContain("rack 4");
   });
 });
