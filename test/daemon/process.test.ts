@@ -136,3 +136,62 @@ describe.skipIf(process.platform !== "linux")("sd_notify and the control socket"
     }
   });
 });
+
+describe.skipIf(process.platform !== "linux")("the control socket under bad input", () => {
+  test("garbage, unknown commands, missing names and an endless line get errors; the daemon goes on", async () => {
+    const file = path.join(dir, "ctl.toml");
+    writeFileSync(file, base());
+    const proc = Bun.spawn([process.execPath, MAIN, "daemon", "-c", file], { stdout: "pipe", stderr: "pipe", env: { ...process.env, NO_COLOR: "1" } });
+    const sock = `${dir}/ctl.sock`;
+    try {
+      for (let deadline = Date.now() + 15_000; !existsSync(sock); await Bun.sleep(20)) {
+        if (Date.now() > deadline) throw new Error("no control socket");
+      }
+      /** lines sent on one connection → the reply lines */
+      const talk = (text: string, replies: number) =>
+        new Promise<string[]>((resolve, reject) => {
+          let buf = "";
+          const timer = setTimeout(() => reject(new Error(`no ${replies} replies to ${JSON.stringify(text.slice(0, 80))}: ${buf}`)), 5000);
+          Bun.connect({
+            unix: sock,
+            socket: {
+              open: (s) => void s.write(text),
+              data(s, chunk) {
+                buf += chunk.toString();
+                const lines = buf.split("\n").filter(Boolean);
+                if (lines.length >= replies) {
+                  clearTimeout(timer);
+                  s.end();
+                  resolve(lines);
+                }
+              },
+            },
+          }).catch(reject);
+        });
+      const replies = (await talk('not json\n{"cmd":"format-disk"}\n[1]\n{"cmd":"show-mask"}\n\n{"cmd":"show-mask","name":"a"}\n', 5)).map((l) => JSON.parse(l));
+      expect(replies).toEqual([
+        { ok: false, error: "not JSON" },
+        { ok: false, error: "cmd must be one of stats, show-config, targets, reload, show-mask, show-reserve" },
+        { ok: false, error: "cmd must be one of stats, show-config, targets, reload, show-mask, show-reserve" },
+        { ok: false, error: 'show-mask needs "name"' },
+        { ok: true, name: "a", macs: [] },
+      ]);
+      const long = await talk("x".repeat(100_000), 1);
+      expect(JSON.parse(long[0]!)).toEqual({ ok: false, error: "request too long" });
+      const stats = JSON.parse((await talk('{"cmd":"stats"}\n', 1))[0]!);
+      expect(stats.exports[0].name).toBe("a");
+      // the command line's own mistakes: exit 2
+      const r = await run(["ctl", "frobnicate", "-s", sock]);
+      expect(r.code).toBe(2);
+      expect(r.err).toContain('unknown command "frobnicate"');
+      expect((await run(["ctl", "show-mask", "-s", sock])).code).toBe(2);
+      expect((await run(["top", "-n", "0", "-s", sock])).code).toBe(2);
+      const none = await run(["ctl", "stats", "-s", `${dir}/nothing.sock`]);
+      expect(none.code).toBe(1);
+      expect(none.err).toContain("no aoede daemon listens on");
+    } finally {
+      proc.kill("SIGTERM");
+      expect(await proc.exited).toBe(0);
+    }
+  });
+});
