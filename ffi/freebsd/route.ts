@@ -14,7 +14,21 @@
  *
  * Every routing message starts with msglen, version (RTM_VERSION 5) and type.
  */
-import type { LinkEvent } from "../linux/rtnetlink.ts";
+import type { LinkEvent } from "../link-events.ts";
+import { lastError, libc } from "../libc.ts";
+
+const PF_ROUTE = 17;
+const AF_UNSPEC = 0;
+const SOCK_RAW = 3;
+const SOCK_NONBLOCK_FREEBSD = 0x20000000;
+const SOCK_CLOEXEC_FREEBSD = 0x10000000;
+
+/** A non-blocking routing socket (every message of every family); its descriptor. */
+export function openRouteSocket(): number {
+  const fd = libc.socket(PF_ROUTE, SOCK_RAW | SOCK_NONBLOCK_FREEBSD | SOCK_CLOEXEC_FREEBSD, AF_UNSPEC);
+  if (fd < 0) throw new Error(`routing socket: ${lastError().text}`);
+  return fd;
+}
 
 export const RTM_VERSION = 5;
 export const RTM_IFINFO = 0x0e;

@@ -14,7 +14,7 @@
  * IFLA_IFNAME (3) carries the name, NUL-terminated. Host byte order (little-endian
  * on the platforms AoEde builds for).
  */
-import { Errno } from "../errno.ts";
+import type { LinkEvent } from "../link-events.ts";
 import { lastError, libc } from "../libc.ts";
 
 export const AF_NETLINK = 16;
@@ -34,14 +34,7 @@ const SOCK_RAW = 3;
 const SOCK_NONBLOCK = 0x800;
 const SOCK_CLOEXEC = 0x80000;
 
-export interface LinkEvent {
-  kind: "new" | "del";
-  index: number;
-  /** IFF_* flags */
-  flags: number;
-  /** from IFLA_IFNAME; undefined when the message has none */
-  name: string | undefined;
-}
+export type { LinkEvent };
 
 const align4 = (n: number) => (n + 3) & ~3;
 
@@ -86,54 +79,19 @@ export function parseLinkMessages(buf: Uint8Array, len = buf.length): LinkEvent[
   return out;
 }
 
-/** A subscribed NETLINK_ROUTE socket; read() drains what is waiting. */
-export class LinkMonitor {
-  private readonly buf = new Uint8Array(new ArrayBuffer(64 * 1024));
-  private closed = false;
-  /** the kernel dropped events for want of room (ENOBUFS): rescan everything */
-  overrun = false;
-
-  private constructor(readonly fd: number) {}
-
-  static open(): LinkMonitor {
-    const fd = libc.socket(AF_NETLINK, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, NETLINK_ROUTE);
-    if (fd < 0) throw new Error(`rtnetlink socket: ${lastError().text}`);
-    // struct sockaddr_nl { u16 family; u16 pad; u32 pid; u32 groups; }: 2 + 2 + 4 + 4
-    const sa = new Uint8Array(new ArrayBuffer(12));
-    const dv = new DataView(sa.buffer);
-    dv.setUint16(0, AF_NETLINK, true);
-    dv.setUint32(8, RTMGRP_LINK, true);
-    if (libc.bind(fd, sa, sa.length) !== 0) {
-      const e = lastError();
-      libc.close(fd);
-      throw new Error(`rtnetlink bind: ${e.text}`);
-    }
-    return new LinkMonitor(fd);
+/** A non-blocking NETLINK_ROUTE socket subscribed to RTMGRP_LINK, in this thread's namespace; its descriptor. */
+export function openRtnetlink(): number {
+  const fd = libc.socket(AF_NETLINK, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, NETLINK_ROUTE);
+  if (fd < 0) throw new Error(`rtnetlink socket: ${lastError().text}`);
+  // struct sockaddr_nl { u16 family; u16 pad; u32 pid; u32 groups; }: 2 + 2 + 4 + 4
+  const sa = new Uint8Array(new ArrayBuffer(12));
+  const dv = new DataView(sa.buffer);
+  dv.setUint16(0, AF_NETLINK, true);
+  dv.setUint32(8, RTMGRP_LINK, true);
+  if (libc.bind(fd, sa, sa.length) !== 0) {
+    const e = lastError();
+    libc.close(fd);
+    throw new Error(`rtnetlink bind: ${e.text}`);
   }
-
-  /** Every event waiting now (non-blocking). Sets `overrun` when the kernel lost some. */
-  read(): LinkEvent[] {
-    const events: LinkEvent[] = [];
-    while (!this.closed) {
-      const n = libc.read(this.fd, this.buf, this.buf.length);
-      if (n < 0) {
-        const e = lastError();
-        if (e.errno === Errno.ENOBUFS) {
-          this.overrun = true;
-          continue;
-        }
-        if (e.errno !== Errno.EAGAIN && e.errno !== Errno.EINTR) throw new Error(`rtnetlink read: ${e.text}`);
-        break;
-      }
-      if (n === 0) break;
-      events.push(...parseLinkMessages(this.buf, n));
-    }
-    return events;
-  }
-
-  close(): void {
-    if (this.closed) return;
-    this.closed = true;
-    libc.close(this.fd);
-  }
+  return fd;
 }

@@ -1,16 +1,12 @@
 /**
- * Interfaces that come and go: on Linux an rtnetlink socket (ffi/linux/rtnetlink.ts)
- * watched by the process's poller, so a daemon with nothing changing never wakes
- * for it. Any link event (or lost events) leads to one rescan of the interfaces a
+ * Interfaces that come and go: a link event socket (ffi/link-events.ts: rtnetlink
+ * on Linux, the routing socket on FreeBSD) watched by the process's poller, so a
+ * daemon with nothing changing never wakes for it. Any link event (or lost events) leads to one rescan of the interfaces a
  * moment later (events come in bursts: created, then up, then carrier), and the
  * rescan decides what to attach or detach: the events are a trigger, not the truth.
- *
- * FreeBSD would read RTM_IFANNOUNCE/RTM_IFINFO from a PF_ROUTE socket the same
- * way (ffi/freebsd/route.ts parses those messages); it is not wired up here, as
- * it could not be run on a FreeBSD kernel: there a reload attaches new interfaces.
  */
 import { sharedPoller } from "../../ffi/poller.ts";
-import { LinkMonitor } from "../../ffi/linux/rtnetlink.ts";
+import { openLinkEvents, type LinkEventSocket } from "../../ffi/link-events.ts";
 
 /** A rescan this long after the first event of a burst. */
 const SETTLE_MS = 20;
@@ -21,10 +17,9 @@ export interface LinkWatch {
 
 /** Call `onChange` after link events; undefined where links cannot be watched. */
 export function watchLinks(onChange: () => void, warn: (message: string) => void): LinkWatch | undefined {
-  if (process.platform !== "linux") return undefined;
-  let mon: LinkMonitor;
+  let mon: LinkEventSocket;
   try {
-    mon = LinkMonitor.open();
+    mon = openLinkEvents();
   } catch (e) {
     warn(`${(e as Error).message}: interfaces that appear later are attached at the next reload`);
     return undefined;

@@ -6,7 +6,8 @@
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { IFAN_ARRIVAL, IFAN_DEPARTURE, parseRouteMessages, RTM_IFANNOUNCE, RTM_IFINFO, RTM_VERSION } from "../../ffi/freebsd/route.ts";
 import { withNetns } from "../../ffi/linux/netns.ts";
-import { IFF_UP, IFLA_IFNAME, LinkMonitor, parseLinkMessages, RTM_DELLINK, RTM_NEWLINK, type LinkEvent } from "../../ffi/linux/rtnetlink.ts";
+import { IFF_UP, IFLA_IFNAME, parseLinkMessages, RTM_DELLINK, RTM_NEWLINK } from "../../ffi/linux/rtnetlink.ts";
+import { openLinkEvents, type LinkEvent } from "../../ffi/link-events.ts";
 import { canUseNetns, makeVethWorld } from "../helpers/netns.ts";
 import { seededUint32 } from "../helpers/prng.ts";
 
@@ -80,7 +81,7 @@ describe("rtnetlink messages", () => {
 describe.skipIf(!canUseNetns())("a real NETLINK_ROUTE socket", () => {
   test("sees a veth pair created, set up and deleted in its namespace", async () => {
     const w = makeVethWorld("rtn");
-    const mon = withNetns(w.nsA, () => LinkMonitor.open());
+    const mon = withNetns(w.nsA, () => openLinkEvents());
     try {
       expect(mon.read()).toEqual([]); // non-blocking: nothing yet
       w.exec(w.nsA, ["ip", "link", "add", "rtn0", "type", "veth", "peer", "name", "rtn1"]);
