@@ -20,6 +20,7 @@ import { listEthernetInterfaces, RawLinkError, type EthernetInterface } from "..
 import { sharedLoop, type EventLoop } from "../net/loop.ts";
 import { keyToString } from "../target/access.ts";
 import { FIRMWARE_VERSION } from "../target/export.ts";
+import { linkFailure } from "../target/server.ts";
 import type { Storage } from "../target/storage.ts";
 import type { DaemonConfig, ExportSettings } from "./config.ts";
 import { Interface } from "./interfaces.ts";
@@ -126,7 +127,7 @@ export class Daemon {
         } catch (e) {
           if (!(e instanceof RawLinkError)) throw e;
           // say it once per kind of failure, not at every link event
-          if (this.openFailures.get(info.name) !== e.message) consola.warn(`${info.name}: cannot open: ${e.message}`);
+          if (this.openFailures.get(info.name) !== e.message) consola.warn(linkFailure(info.name, e));
           this.openFailures.set(info.name, e.message);
           continue;
         }

@@ -73,7 +73,8 @@ export async function runDaemon(file: string): Promise<number> {
   const reload = async (why: string): Promise<Reply> => {
     if (reloading) return { ok: false, error: "a reload is already running" };
     reloading = true;
-    notify(`RELOADING=1\nMONOTONIC_USEC=${BigInt(Math.round(performance.timeOrigin * 1000 + performance.now() * 1000))}`);
+    // (no MONOTONIC_USEC: only Type=notify-reload needs it, and Bun has no CLOCK_MONOTONIC reading)
+    notify("RELOADING=1");
     consola.info(`reload (${why}): reading ${file}`);
     try {
       let next;

@@ -36,7 +36,8 @@ export interface RunningExport {
   stop(): Promise<void>;
 }
 
-function linkFailure(netif: string, e: RawLinkError): string {
+/** What to tell the operator when interface `netif` cannot be opened. */
+export function linkFailure(netif: string, e: RawLinkError): string {
   switch (e.code) {
     case "ENODEV":
     case "ENXIO":

@@ -121,7 +121,7 @@ describe.skipIf(process.platform !== "linux")("sd_notify and the control socket"
       await ns.waitFor(/^READY=1/m);
       expect(statSync(`${dir}/ctl.sock`).mode & 0o777).toBe(0o600);
       proc.kill("SIGHUP");
-      await ns.waitFor(/^RELOADING=1\nMONOTONIC_USEC=\d+$/);
+      await ns.waitFor(/^RELOADING=1$/);
       await Bun.sleep(300);
       expect(ns.drain().filter((m) => m.startsWith("READY=1"))).toHaveLength(2);
       proc.kill("SIGTERM");
