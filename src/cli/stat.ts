@@ -5,7 +5,7 @@
  * interface, as this session sees them.
  */
 import { defineCommand } from "citty";
-import { commonArgs, commonOptions, jsonArg, runCommand } from "../initiator/cliutil.ts";
+import { commonArgs, commonOptions, hintNothingFound, jsonArg, runCommand } from "../initiator/cliutil.ts";
 import { formatTargetStat } from "../initiator/ctl.ts";
 import { statRowJson, targetStatusJson } from "../initiator/json.ts";
 import { formatStatTable } from "../initiator/table.ts";
@@ -33,6 +33,7 @@ export default defineCommand({
         return;
       }
       const targets = await s.discover(o.timeoutMs);
+      if (targets.length === 0) hintNothingFound("stat", s.links.map((l) => l.name), o.timeoutMs);
       const up = await Promise.all(
         targets.map((t) =>
           s.ini.identify(t).then(
