@@ -5,8 +5,7 @@
  * 1 when the daemon refuses or cannot be reached, 2 for a bad command line.
  */
 import { defineCommand } from "citty";
-import { ConfigError } from "../daemon/config.ts";
-import { ControlError, request, socketPath } from "../daemon/client.ts";
+import { request, runControl, socketPath } from "../daemon/client.ts";
 import { formatMacList, formatStats } from "../daemon/format.ts";
 import type { Request, StatsReply } from "../daemon/protocol.ts";
 
@@ -14,19 +13,6 @@ export const socketArgs = {
   socket: { type: "string", alias: "s", valueHint: "path", description: "the daemon's control socket (default: control_socket of the config file)" },
   config: { type: "string", alias: "c", valueHint: "file", description: "the daemon's config file, for its control_socket (default /etc/aoede/aoede.toml)" },
 } as const;
-
-/** Run `fn`, turning the control errors into one line on stderr and the exit status. */
-export async function runControl(what: string, fn: () => Promise<number>): Promise<never> {
-  try {
-    process.exit(await fn());
-  } catch (e) {
-    if (e instanceof ControlError || e instanceof ConfigError) {
-      process.stderr.write(`aoede ${what}: ${e.message}\n`);
-      process.exit(1);
-    }
-    throw e;
-  }
-}
 
 const USAGE = "usage: aoede ctl stats|show-config|show-mask NAME|show-reserve NAME|reload [-s socket] [--json]";
 

@@ -6,10 +6,10 @@
  * since the daemon started. NAME: export or interface names (globs).
  */
 import { defineCommand } from "citty";
-import { request, socketPath } from "../daemon/client.ts";
+import { request, runControl, socketPath } from "../daemon/client.ts";
 import { formatTop, rates } from "../daemon/format.ts";
 import type { StatsReply } from "../daemon/protocol.ts";
-import { runControl, socketArgs } from "./ctl.ts";
+import { socketArgs } from "./ctl.ts";
 
 function positive(what: string, v: unknown, integer: boolean): number | string {
   const n = Number(v);

@@ -4,7 +4,7 @@
  * control_socket, else the default), and one request → one reply.
  */
 import fs from "node:fs";
-import { DEFAULT_CONFIG_FILE, DEFAULT_CONTROL_SOCKET, loadDaemonConfig } from "./config.ts";
+import { ConfigError, DEFAULT_CONFIG_FILE, DEFAULT_CONTROL_SOCKET, loadDaemonConfig } from "./config.ts";
 import type { Reply, Request } from "./protocol.ts";
 
 /** Something the user must fix (no daemon, bad reply): one line, exit 1. */
@@ -70,4 +70,17 @@ export async function request<T extends Reply = Reply>(sock: string, req: Reques
       ),
     );
   });
+}
+
+/** Run a control command: its exit status, or one line on stderr and exit 1 when the daemon cannot be asked. */
+export async function runControl(what: string, fn: () => Promise<number>): Promise<never> {
+  try {
+    process.exit(await fn());
+  } catch (e) {
+    if (e instanceof ControlError || e instanceof ConfigError) {
+      process.stderr.write(`aoede ${what}: ${e.message}\n`);
+      process.exit(1);
+    }
+    throw e;
+  }
 }

@@ -4,9 +4,8 @@
  * with the MAC the export answers from there. Asked over the control socket, not
  * the wire: it works with no initiator interface at all.
  */
-import { runControl } from "../cli/ctl.ts";
 import { formatDiscoverTable } from "../initiator/table.ts";
-import { request, socketPath } from "./client.ts";
+import { request, runControl, socketPath } from "./client.ts";
 import type { TargetRow } from "./protocol.ts";
 
 export function printTargets(args: { socket?: string; config?: string; json?: boolean }): Promise<never> {
