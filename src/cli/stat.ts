@@ -17,9 +17,14 @@ export default defineCommand({
     target: { type: "positional", required: false, description: "e<shelf>.<slot> (or shelf.slot)" },
     ...commonArgs,
     ...jsonArg,
+    targets: { type: "boolean", description: "what the local daemon exports (its control socket; -s/-c choose it), in discover's columns" },
+    socket: { type: "string", alias: "s", valueHint: "path", description: "with --targets: the daemon's control socket" },
+    config: { type: "string", alias: "c", valueHint: "file", description: "with --targets: the daemon's config file" },
   },
-  run: ({ args, rawArgs }) =>
-    // IDENTIFY of a silent target should not hold the table for 45 s.
+  run: async ({ args, rawArgs }) =>
+    args.targets
+      ? (await import("../daemon/targets-cli.ts")).printTargets(args)
+      : // IDENTIFY of a silent target should not hold the table for 45 s.
     runCommand("stat", () => commonOptions(args, rawArgs, args.target ? 45 : 5), async (s, o) => {
       if (args.target) {
         const t = await s.open(String(args.target), o.timeoutMs);

@@ -16,6 +16,7 @@
  */
 import { ATA_DATA_OFFSET, SECTOR_SIZE } from "../aoe/index.ts";
 import { alignedBytes } from "../../ffi/blockdev.ts";
+import type { Port } from "./port.ts";
 import type { IoDone, Storage } from "./storage.ts";
 
 export const IoOp = {
@@ -40,6 +41,8 @@ export class IoSlot {
   sectorCount = 0;
   /** the request's LBA as sent (replies echo it unmasked) */
   rawLba = 0;
+  /** where the reply goes */
+  port: Port | undefined = undefined;
   /** storage completion, bound once per slot */
   readonly done: IoDone;
 
@@ -94,6 +97,11 @@ export class IoQueue {
   release(slot: IoSlot): void {
     this.free.push(slot);
     this.checkIdle();
+  }
+
+  /** Requests at the storage now. */
+  get inFlightCount(): number {
+    return this.inFlight;
   }
 
   /** Requests in flight or waiting. */
