@@ -385,7 +385,8 @@ export class Export implements AtaDevice {
     if (this.outbox.length >= EARLY_FLUSH_AT) return this.flush();
     if (!this.flushScheduled) {
       this.flushScheduled = true;
-      setImmediate(this.flushSoon);
+      // a microtask: the replies of one batch of completions leave together, at once
+      queueMicrotask(this.flushSoon);
     }
   }
 
