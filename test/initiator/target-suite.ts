@@ -69,7 +69,7 @@ export function describeTargetSuite(kind: TargetKind): void {
         const c = await aoede(w.nsB, ["stat", "7.3"]);
         expect(c.code).toBe(0);
         expect(c.out).toMatch(/^state: up\nnopen: 0\nnout: 0\nnmaxout: 64\nnframes: 64\n/);
-        expect(c.out).toContain(`maxbcnt: ${payload}\n`);
+        expect(c.out).toContain(`maxbcnt: ${payload} [maxmtu 100000]\n`);
         expect(c.out).toContain(`model: ${kind.model}\n`);
         expect(c.out).toContain(`addr: ${w.macA.replaceAll(":", "")} \n`);
         expect(c.out).toContain(`nl path: ${w.ifB}\n`);
