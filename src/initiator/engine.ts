@@ -424,7 +424,7 @@ export class Initiator {
     const r = f.req;
     if (r instanceof IoRequest) {
       if (h.flags & Flag.Error) {
-        return this.fail(t, r, new InitiatorError("aoe", `${t.name}: ${aoeErrorText(h.error)}`));
+        return this.fail(t, r, new InitiatorError("aoe", `${t.name}: ${aoeErrorText(h.error)}`, h.error));
       }
       let a;
       try {
@@ -462,7 +462,7 @@ export class Initiator {
     let v: unknown;
     try {
       if (h.flags & Flag.Error && c.spec.command === Command.ATA) {
-        throw new InitiatorError("aoe", `${t.name}: ${aoeErrorText(h.error)}`);
+        throw new InitiatorError("aoe", `${t.name}: ${aoeErrorText(h.error)}`, h.error);
       }
       v = c.spec.accept(frame, h);
     } catch (e) {
