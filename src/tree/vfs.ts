@@ -216,7 +216,7 @@ export class TreeVfs implements Vfs {
     }
   }
 
-  async fsync(ino: number): Promise<void> {
+  async fsync(ino: number, _handle: number): Promise<void> {
     const n = this.node(ino);
     if (n.kind !== "unit" || n.file !== UnitFile.Data) return;
     try {
