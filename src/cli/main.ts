@@ -27,6 +27,7 @@ export const main = defineCommand({
     write: lazy(() => import("./write.ts")),
     demo: lazy(() => import("./demo.ts")),
     bench: lazy(() => import("./bench.ts")),
+    mount: lazy(() => import("./mount.ts")),
   },
 });
 
