@@ -71,9 +71,9 @@ export async function writeData(ini: Initiator, t: Target, locks: WriteLocks, si
     } else {
       buf = new Uint8Array((last - first) * SECTOR_SIZE);
       // The partial sectors at either end, as the device holds them now.
-      const edges = new Set([first, last - 1]);
-      if (head === 0) edges.delete(first);
-      if (end % SECTOR_SIZE === 0) edges.delete(last - 1);
+      const edges = new Set<number>();
+      if (head !== 0) edges.add(first);
+      if (end % SECTOR_SIZE !== 0) edges.add(last - 1);
       await Promise.all(
         [...edges].map((lba) => ini.read(t, lba, 1, buf.subarray((lba - first) * SECTOR_SIZE, (lba - first + 1) * SECTOR_SIZE))),
       );

@@ -158,6 +158,8 @@ describe.skipIf(!canUseNetns())("the aoe(3) tree against aoede serve", () => {
         [8192, 131072],
         [3, 5],
         [510, 4],
+        [1021, 3], // one sector, partial at its start only
+        [2048, 100], // one sector, partial at its end only
         [12345, 77777],
         [8 * MIB - 513, 513],
       ] as const) {
