@@ -22,6 +22,7 @@ export default defineCommand({
     autodiscover: { type: "boolean", default: true, description: "make a unit of every target that announces itself or answers (--no-autodiscover: only replies to `discover`)" },
     rediscover: { type: "boolean", description: "broadcast Query Config every 30 s (the ctl verb `rediscover on`)" },
     deadline: { type: "string", valueHint: "S", description: "a request fails when its frames go unanswered this long, seconds (default 45; `nofail` waits forever)" },
+    netns: { type: "string", valueHint: "NAME", description: "open the interfaces in this network namespace (Linux; tests), the mount staying in this one" },
   },
   async run({ args, rawArgs }) {
     let mountpoint: string;
@@ -40,14 +41,14 @@ export default defineCommand({
     const autodiscover = !rawArgs.includes("--no-autodiscover") && args.autodiscover !== false;
 
     // The FUSE server is loaded only now, and may be missing from a build without it.
-    let mountVfs: (vfs: unknown, mountpoint: string) => Promise<{ unmount(): Promise<void>; done: Promise<void> }>;
+    let mountVfs: (vfs: unknown, mountpoint: string, opts: { fsName: string; subtype: string }) => Promise<{ unmount(): Promise<void>; done: Promise<void> }>;
     try {
-      // @ts-ignore: src/fuse/server.ts is the FUSE server's (built apart from the tree)
-      const mod = await import("../fuse/server.ts");
+      // @ts-ignore: src/fuse/mount.ts is the FUSE server's (built apart from the tree)
+      const mod = await import("../fuse/mount.ts");
       mountVfs = mod.mountVfs;
       if (typeof mountVfs !== "function") throw new Error("it exports no mountVfs");
     } catch (e) {
-      process.stderr.write(`aoede mount: this build has no FUSE server (src/fuse/server.ts): ${(e as Error).message}\n`);
+      process.stderr.write(`aoede mount: this build has no FUSE server (src/fuse/mount.ts): ${(e as Error).message}\n`);
       process.exit(1);
     }
 
@@ -55,7 +56,8 @@ export default defineCommand({
     const { TreeVfs } = await import("../tree/vfs.ts");
     const { TreeError } = await import("../tree/errors.ts");
     const { writeRuntime, removeRuntime } = await import("../tree/runtime.ts");
-    const tree = new AoeTree({ deadlineMs, autodiscover, echo: (line) => consola.info(line) });
+    const netns = args.netns ? String(args.netns) : undefined;
+    const tree = new AoeTree({ deadlineMs, autodiscover, netns, echo: (line) => consola.info(line) });
     try {
       for (const i of interfaces) tree.bind(i);
     } catch (e) {
@@ -67,7 +69,8 @@ export default defineCommand({
     const vfs = new TreeVfs(tree);
     let mounted: { unmount(): Promise<void>; done: Promise<void> };
     try {
-      mounted = await mountVfs(vfs, mountpoint);
+      // Type fuse.aoede in /proc/mounts: how `aoede stat` finds a tree without its runtime file.
+      mounted = await mountVfs(vfs, mountpoint, { fsName: "aoe", subtype: "aoede" });
     } catch (e) {
       tree.close();
       process.stderr.write(`aoede mount: ${mountpoint}: ${(e as Error).message}\n`);
