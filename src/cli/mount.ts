@@ -7,6 +7,7 @@
  */
 import { defineCommand } from "citty";
 import { consola } from "consola";
+import type { Vfs } from "../fuse/vfs.ts";
 import { parseMs, repeated, UsageError } from "../initiator/cliutil.ts";
 
 export default defineCommand({
@@ -41,7 +42,7 @@ export default defineCommand({
     const autodiscover = !rawArgs.includes("--no-autodiscover") && args.autodiscover !== false;
 
     // The FUSE server is loaded only now, and may be missing from a build without it.
-    let mountVfs: (vfs: unknown, mountpoint: string, opts: { fsName: string; subtype: string }) => Promise<{ unmount(): Promise<void>; done: Promise<void> }>;
+    let mountVfs: (vfs: Vfs, mountpoint: string, opts: { fsName: string; subtype: string }) => Promise<{ unmount(): Promise<void>; done: Promise<void> }>;
     try {
       // @ts-ignore: src/fuse/mount.ts is the FUSE server's (built apart from the tree)
       const mod = await import("../fuse/mount.ts");
