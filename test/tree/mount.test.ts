@@ -150,6 +150,27 @@ describe.skipIf(!(haveFuse && canUseNetns()))("aoede mount", () => {
     }
   });
 
+  test("the target restarted while ext4 is mounted on it: writes go on, e2fsck -fn clean", async () => {
+    if (!Bun.which("mkfs.ext4") || !Bun.which("losetup")) return;
+    const fs = join(work, "fs");
+    const dev = sh(`losetup --direct-io=on -f --show ${mnt}/4.2/data`).out.trim();
+    try {
+      expect(sh(`mount ${dev} ${fs}`).code).toBe(0);
+      expect(sh(`head -c 3000000 /dev/urandom > ${fs}/g && sync`).code).toBe(0);
+      await serve.stop();
+      serve = spawnServe(w.prefix(w.nsA), ["-b", "32", "4", "2", w.ifA, img.path]);
+      await serve.waitOutput(/e4\.2/, 10_000);
+      // Written while the target restarts: the frames are resent until it answers (within --deadline 5).
+      expect(sh(`cp ${fs}/g ${fs}/h && sync && cmp ${fs}/g ${fs}/h`).code).toBe(0);
+      expect(sh(`umount ${fs}`).code).toBe(0);
+      const fsck = sh(`e2fsck -fn ${dev}`);
+      expect({ code: fsck.code, out: fsck.out }).toEqual({ code: 0, out: expect.stringContaining("files") });
+      expect(sh(`cat ${mnt}/4.2/ctl`).out).toStartWith("state: up\n");
+    } finally {
+      sh(`umount ${fs} 2>/dev/null; losetup -d ${dev}`);
+    }
+  });
+
   test("SIGTERM: unmounted, runtime file gone, exit 0", async () => {
     expect(existsSync(join(run, `tree.${proc.pid}.json`))).toBe(true);
     proc.kill("SIGTERM");
