@@ -70,7 +70,7 @@ export default defineCommand({
     const vfs = new TreeVfs(tree);
     let mounted: { unmount(): Promise<void>; done: Promise<void> };
     try {
-      // Type fuse.aoede in /proc/mounts: how `aoede stat` finds a tree without its runtime file.
+      // Shown as "aoe" of type fuse.aoede by mount(8) and df.
       mounted = await mountVfs(vfs, mountpoint, { fsName: "aoe", subtype: "aoede" });
     } catch (e) {
       tree.close();

@@ -3,8 +3,9 @@
  * <runtime dir>/tree.<pid>.json ({ mountpoint, pid, started }) once mounted and
  * removes it at exit; /run/aoede on Linux, /var/run/aoede on FreeBSD, or
  * $AOEDE_RUNTIME_DIR. A file whose process is gone, or whose mount point has
- * no ctl file, is stale and skipped (a killed mount leaves one behind). As a
- * fallback, /proc/mounts lines of type fuse.aoede.
+ * no ctl file, is stale and skipped (a killed mount leaves one behind). Only
+ * runtime files count, not /proc/mounts: a tree mounted for a test (with a
+ * runtime directory of its own) must not capture every other `aoede stat`.
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -47,8 +48,8 @@ function alive(pid: number): boolean {
   }
 }
 
-/** Mount points of live trees: runtime files first, then /proc/mounts. */
-export function findMountedTrees(dir = runtimeDir(), procMounts = "/proc/mounts"): string[] {
+/** Mount points of live trees, from their runtime files. */
+export function findMountedTrees(dir = runtimeDir()): string[] {
   const found: string[] = [];
   let names: string[] = [];
   try {
@@ -63,16 +64,6 @@ export function findMountedTrees(dir = runtimeDir(), procMounts = "/proc/mounts"
     } catch {
       // unreadable or half-written: skip
     }
-  }
-  try {
-    for (const line of readFileSync(procMounts, "utf8").split("\n")) {
-      const [, mnt, type] = line.split(" ");
-      if (type !== "fuse.aoede" || !mnt) continue;
-      const path = mnt.replace(/\\(\d{3})/g, (_, o) => String.fromCharCode(parseInt(o, 8)));
-      if (!found.includes(path) && existsSync(join(path, "ctl"))) found.push(path);
-    }
-  } catch {
-    // no /proc (FreeBSD)
   }
   return found;
 }

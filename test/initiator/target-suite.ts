@@ -76,7 +76,8 @@ export function describeTargetSuite(kind: TargetKind): void {
         const j = JSON.parse((await aoede(w.nsB, ["stat", name, "--json"])).out);
         expect(j.sizeBytes).toBe(64 * MIB);
         expect(j.devlinks[0].nl.ea).toBe(w.macB);
-        expect(j.devlinks[0].nl.datamtu).toBe(payload);
+        expect(j.devlinks[0].datamtu).toBe(payload); // the target's sector count x 512
+        expect(j.devlinks[0].nl.datamtu).toBe(mtu); // the interface MTU, as 9front's getmtu
       }, 30_000);
 
       test("ident: decoded and raw", async () => {
