@@ -8,6 +8,8 @@
 #   FreeBSD: installs PREFIX/sbin/aoede (dist/aoede-freebsd-x64, built on any
 #            machine with `bun run build`), PREFIX/etc/rc.d/aoede and
 #            PREFIX/etc/rc.d/aoede_tree.
+#   Both:    the manual page PREFIX/share/man/man8/aoede.8, and with --links the
+#            drop-in names vblade, aoe-stat, aoe-discover as links to aoede.
 #
 # Everything installed is listed in PREFIX/share/aoede/installed; --uninstall
 # removes exactly that (and never your /etc/aoede/*.conf or rc.conf lines).
@@ -26,12 +28,16 @@ Usage: sh install.sh [options]
   --binary FILE    install this aoede binary instead of building one
   --os linux|freebsd
                    install for this system (default: this machine's)
+  --links          also make PREFIX/sbin/vblade, aoe-stat and aoe-discover, links
+                   to aoede that act as those tools (off by default: they would
+                   shadow a real vblade or aoetools; an existing file is kept)
   --demo           after installing, run `aoede demo` (needs root)
   --uninstall      remove what an earlier install.sh put there (same --prefix/--root)
   -h, --help       this text
 
 Examples:
   sudo ./install.sh --demo                       build, install, run the demo
+  sudo ./install.sh --links                      aoede, and vblade, aoe-stat, aoe-discover
   sudo ./install.sh --uninstall
   ./install.sh --root /tmp/stage --binary dist/aoede
   sh install.sh --binary ./aoede-freebsd-x64     on FreeBSD, with a copied binary
@@ -47,6 +53,7 @@ root=
 binary=
 os=
 demo=0
+links=0
 uninstall=0
 
 while [ $# -gt 0 ]; do
@@ -60,6 +67,7 @@ while [ $# -gt 0 ]; do
 	--os) [ $# -ge 2 ] || die "--os needs linux or freebsd"; os=$2; shift 2 ;;
 	--os=*) os=${1#*=}; shift ;;
 	--demo) demo=1; shift ;;
+	--links) links=1; shift ;;
 	--uninstall) uninstall=1; shift ;;
 	-h|--help) usage; exit 0 ;;
 	*) usage >&2; die "unknown option: $1" ;;
@@ -104,6 +112,9 @@ treesample=$confdir/tree.conf.sample
 rcdir=$prefix/etc/rc.d
 rcscript=$rcdir/aoede
 rctree=$rcdir/aoede_tree
+manpage=$prefix/share/man/man8/aoede.8
+# The names aoede answers to as a drop-in (src/cli/dropin.ts), made by --links.
+dropins="vblade aoe-stat aoe-discover"
 
 # Only the real system (no --root) is told about services.
 live() { [ -z "$root" ] && [ "$os" = "$host_os" ]; }
@@ -149,6 +160,7 @@ file $sample
 file $treesample
 file $rcscript
 file $rctree
+file $manpage
 dir $confdir"
 	fi
 	if live; then
@@ -251,6 +263,28 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/aoede-install.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT INT TERM
 
 put "$bin" 0755 "$binary"
+
+if [ -f "$here/man/aoede.8" ]; then
+	put "$manpage" 0644 "$here/man/aoede.8"
+else
+	say "no man/aoede.8 next to install.sh: the manual page is not installed"
+fi
+
+# Drop-in names: relative symbolic links beside the binary. A file that an earlier
+# install did not record is someone else's (a real vblade): it stays.
+if [ "$links" = 1 ]; then
+	for name in $dropins; do
+		link=$sbindir/$name
+		if { [ -e "$root$link" ] || [ -L "$root$link" ]; } && ! echo "$previous" | grep -qx "file $link"; then
+			say "kept $root$link: it is not from an earlier install (a real $name?); no link made"
+			continue
+		fi
+		rm -f "$root$link"
+		ln -s aoede "$root$link" || die "cannot make the link $root$link"
+		record "file $link"
+		say "linked $root$link -> aoede"
+	done
+fi
 
 case "$os" in
 linux)

@@ -7,7 +7,7 @@
  * initiator, with no session of its own.
  */
 import { defineCommand } from "citty";
-import { commonArgs, commonOptions, jsonArg, repeated, runCommand } from "../initiator/cliutil.ts";
+import { commonArgs, commonOptions, hintNothingFound, jsonArg, repeated, runCommand } from "../initiator/cliutil.ts";
 import { formatTargetStat } from "../initiator/ctl.ts";
 import { statRowJson, targetStatusJson } from "../initiator/json.ts";
 import { formatTargetName, parseTargetName } from "../initiator/name.ts";
@@ -56,6 +56,7 @@ export default defineCommand({
         return;
       }
       const targets = await s.discover(o.timeoutMs);
+      if (targets.length === 0) hintNothingFound("stat", s.links.map((l) => l.name), o.timeoutMs);
       const up = await Promise.all(
         targets.map((t) =>
           s.ini.identify(t).then(

@@ -181,15 +181,20 @@ export function formatCounters(name: string, c: ExportCounters, busy: number): s
   );
 }
 
-/** `aoede serve`: run until a signal; resolves with the exit status. */
-export async function serve(cfg: ServeConfig): Promise<number> {
+/**
+ * `aoede serve`: run until a signal; resolves with the exit status. `banner`
+ * "vblade" (started under vblade's name) prints vblade's own start-up line, and
+ * only that, on stdout: scripts that read it keep working.
+ */
+export async function serve(cfg: ServeConfig, banner: "aoede" | "vblade" = "aoede"): Promise<number> {
   const running = startExport(cfg);
   const { exp, link, storage } = running;
   const name = `e${cfg.shelf}.${cfg.slot}`;
   const mode = cfg.readOnly ? "O_RDONLY" : "O_RDWR";
   const flags = [cfg.direct ? "O_DIRECT" : "", cfg.sync ? "O_SYNC" : ""].filter(Boolean).join("|");
   // vblade: "pid 1234: e9.0, 2048 sectors O_RDWR"
-  consola.start(
+  if (banner === "vblade") process.stdout.write(`pid ${process.pid}: ${name}, ${storage.sectors} sectors ${mode}\n`);
+  else consola.start(
     `pid ${process.pid}: ${name}, ${storage.sectors} sectors ${mode}${flags ? "|" + flags : ""} ` +
       `(${storage.kind} ${cfg.file}) on ${link.name} ${formatMac(link.mac)} mtu ${link.mtu}, ` +
       `${exp.maxSectors} sectors/frame, bufcnt ${cfg.bufcnt}` +

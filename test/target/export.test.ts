@@ -60,10 +60,14 @@ interface Rig {
   ask(frame: Uint8Array): Promise<Reply[]>;
 }
 
-function rig(o: { readOnly?: boolean; stateDir?: string; tags?: TagTracker; bufcnt?: number; maxSectors?: number } = {}): Rig {
+/**
+ * `sync`: O_SYNC storage, whose writes go to the thread pool (and are gathered): the path
+ * that bufcnt and write coalescing govern. Buffered writes to a file are done inline.
+ */
+function rig(o: { readOnly?: boolean; stateDir?: string; tags?: TagTracker; bufcnt?: number; maxSectors?: number; sync?: boolean } = {}): Rig {
   const file = path.join(tmp, `disk-${Math.random().toString(36).slice(2)}.img`);
   fs.writeFileSync(file, Buffer.alloc(SECTORS * 512));
-  const storage = Storage.open({ path: file, readOnly: o.readOnly ?? false, direct: false, sync: false, offsetSectors: 0 });
+  const storage = Storage.open({ path: file, readOnly: o.readOnly ?? false, direct: false, sync: o.sync ?? false, offsetSectors: 0 });
   const state = o.stateDir ? new StateStore(o.stateDir, 5, 3) : undefined;
   const loaded = state?.load();
   const sent: Reply[] = [];
@@ -219,7 +223,7 @@ describe("ATA", () => {
   });
 
   test("many requests at once: all answered, bufcnt bounds the storage", async () => {
-    const r = rig({ bufcnt: 4 });
+    const r = rig({ bufcnt: 4, sync: true });
     for (let i = 0; i < 8; i++) r.exp.handle(writeFrame(to(), 100 + i, i * 2, sector(i + 1, 2)));
     expect(r.exp.busy).toBe(8);
     r.exp.handle(writeFrame(to(), 999, 500, sector(1))); // no slot left
@@ -233,7 +237,7 @@ describe("ATA", () => {
 
 describe("write coalescing", () => {
   test("contiguous writes of one batch go out as one transfer, others alone, all acknowledged", async () => {
-    const r = rig({ bufcnt: 16 });
+    const r = rig({ bufcnt: 16, sync: true });
     const storage = (r.exp as unknown as { storage: Storage }).storage;
     const runs: number[] = [];
     const singles: number[] = [];
