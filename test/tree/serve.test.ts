@@ -42,7 +42,7 @@ describe.skipIf(!canUseNetns())("the aoe(3) tree against aoede serve", () => {
     bw = makeBridgedWorld("tre");
     img = makeImage(8 * MIB, "disk.img", MEMORY_DIR);
     exp = startExport(serveArgs(), { netns: bw.world.nsA });
-    tree = new AoeTree({ netns: bw.world.nsB, deadlineMs: 3000, probeMs: 200, echo: (l) => echoed.push(l) });
+    tree = new AoeTree({ netns: bw.world.nsB, deadlineMs: 3000, probeMs: 200, rediscoverMs: 300, echo: (l) => echoed.push(l) });
     vfs = new TreeVfs(tree);
     vfs.onInvalidate = (parent, name) => {
       expect(parent).toBe(ROOT_INO);
@@ -331,6 +331,28 @@ describe.skipIf(!canUseNetns())("the aoe(3) tree against aoede serve", () => {
     expect(await errnoOf(() => vfs.lookup(ROOT_INO, "4.2"))).toBe("ENOENT");
     await writeText(vfs, "ctl", "discover");
     await up();
+  });
+
+  test("rediscover on: a removed unit comes back with the next periodic broadcast", async () => {
+    vfs.rmdir(ROOT_INO, "4.2");
+    await Bun.sleep(700); // nothing brings it back on its own
+    expect(await errnoOf(() => vfs.lookup(ROOT_INO, "4.2"))).toBe("ENOENT");
+    await writeText(vfs, "ctl", "rediscover on");
+    await up();
+    await writeText(vfs, "ctl", "rediscover off");
+  });
+
+  test("autodiscover off: an announcement makes no unit, an explicit discover does", async () => {
+    await writeText(vfs, "ctl", "autodiscover off");
+    vfs.rmdir(ROOT_INO, "4.2");
+    await exp!.stop();
+    exp = startExport(serveArgs(), { netns: bw.world.nsA }); // announces itself
+    await Bun.sleep(700);
+    expect(await errnoOf(() => vfs.lookup(ROOT_INO, "4.2"))).toBe("ENOENT");
+    expect(tree.ini.target(4, 2)).toBeDefined(); // the engine saw it
+    await writeText(vfs, "ctl", "discover 4.2");
+    await up();
+    await writeText(vfs, "ctl", "autodiscover on");
   });
 
   test("the target vanishes: ETIMEDOUT after the deadline, down; back up when it answers again", async () => {

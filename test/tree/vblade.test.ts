@@ -43,6 +43,15 @@ describe.skipIf(!(canUseNetns() && haveVblade()))("the aoe(3) tree against vblad
     w?.dispose();
   });
 
+  test("the log says the unit's frame size (9front's setting %d byte mtu)", async () => {
+    const ino = walk(vfs, "log");
+    const { handle } = vfs.open(ino, 0);
+    const events: string[] = [];
+    for (let b = await vfs.read(ino, handle, 0, 4096); b.length > 0; b = await vfs.read(ino, handle, 0, 4096)) events.push(new TextDecoder().decode(b));
+    vfs.release(ino, handle);
+    expect(events).toContain(`aoe5.1: setting 8704 byte mtu on ${w.ifB}:${hex(w.macB)}\n`);
+  });
+
   test("texts: top ctl, unit ctl at MTU 9000, devlink", async () => {
     expect(vfs.readdir(ROOT_INO).map((e) => e.name)).toEqual(["ctl", "log", "5.1"]);
     expect(await readText(vfs, "ctl")).toBe(
