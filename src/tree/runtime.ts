@@ -25,9 +25,13 @@ function fileOf(pid: number, dir: string): string {
   return join(dir, `tree.${pid}.json`);
 }
 
-/** Records this process's mount (written whole: a reader never sees half a file). */
+/** Records this process's mount (written whole: a reader never sees half a file); drops files of dead processes. */
 export function writeRuntime(mountpoint: string, dir = runtimeDir()): string {
   mkdirSync(dir, { recursive: true, mode: 0o755 });
+  for (const name of readdirSync(dir)) {
+    const m = /^tree\.(\d+)\.json$/.exec(name);
+    if (m && !alive(Number(m[1]))) rmSync(join(dir, name), { force: true });
+  }
   const file = fileOf(process.pid, dir);
   const rec: TreeRuntime = { mountpoint, pid: process.pid, started: Math.floor(Date.now() / 1000) };
   writeFileSync(`${file}.tmp`, JSON.stringify(rec) + "\n");

@@ -5,7 +5,7 @@
  * runtime file and prints the same text and table as from a session.
  */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { cpSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { readTree, readTreeTarget, treeStatRow } from "../../src/tree/read.ts";
@@ -60,6 +60,9 @@ describe("stat from a tree's files", () => {
     writeFileSync(join(run, "tree.999999999.json"), JSON.stringify({ mountpoint: tree, pid: 999999999, started: 0 }));
     writeFileSync(join(run, "tree.1.json"), JSON.stringify({ mountpoint: join(work, "nothing"), pid: 1, started: 0 }));
     expect(findMountedTrees(run)).toEqual([tree]);
+    // The next mount drops the dead process's file.
+    writeRuntime(tree, run);
+    expect(existsSync(join(run, "tree.999999999.json"))).toBe(false);
   });
 
   test("aoede stat and stat TARGET read the mounted tree (no session, no interface)", async () => {

@@ -17,6 +17,7 @@ import { makeImage, sha256, type Image } from "../helpers/vblade.ts";
 import { parseServeArgs } from "../../src/target/config.ts";
 import { startExport, type RunningExport } from "../../src/target/server.ts";
 import { AoeTree } from "../../src/tree/state.ts";
+import { sharedLoop } from "../../src/net/loop.ts";
 import { TreeVfs } from "../../src/tree/vfs.ts";
 import { ROOT_INO } from "../../src/tree/inode.ts";
 import { parseIdentify } from "../../src/aoe/identify.ts";
@@ -64,6 +65,8 @@ describe.skipIf(!canUseNetns())("the aoe(3) tree against aoede serve", () => {
     expect(await writeText(vfs, "ctl", `bind ${bw.ifsB[0]}\n`)).toBe(`bind ${bw.ifsB[0]}\n`.length);
     await up();
     expect(invalidated).toContain("4.2");
+    // Target and tree in this one process, on its one loop (and so its one poller thread).
+    expect(tree.ini.loop).toBe(sharedLoop());
     expect(vfs.readdir(ROOT_INO).map((e) => e.name)).toEqual(["ctl", "log", "4.2"]);
     expect(vfs.readdir(walk(vfs, "4.2")).map((e) => e.name)).toEqual(["ctl", "data", "config", "ident", "devlink"]);
     expect(vfs.readdir(walk(vfs, "4.2/devlink")).map((e) => e.name)).toEqual(["0"]);
