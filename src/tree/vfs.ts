@@ -148,7 +148,7 @@ export class TreeVfs implements Vfs {
 
   // ---- files --------------------------------------------------------------------------------
 
-  open(ino: number, flags: number): OpenOptions {
+  open(ino: number, _flags: number): OpenOptions {
     const n = this.node(ino);
     const attr = this.getattr(ino);
     if (attr.kind === "dir") throw new VfsError("EISDIR");
@@ -162,7 +162,6 @@ export class TreeVfs implements Vfs {
       }
       h.unit = u;
     }
-    void flags;
     const handle = this.nextHandle++;
     this.handles.set(handle, h);
     return { directIo: !(n.kind === "unit" && n.file === UnitFile.Data), handle };
