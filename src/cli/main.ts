@@ -33,6 +33,7 @@ export const main = defineCommand({
     daemon: lazy(() => import("./daemon.ts")),
     ctl: lazy(() => import("./ctl.ts")),
     top: lazy(() => import("./top.ts")),
+    mount: lazy(() => import("./mount.ts")),
   },
 });
 
