@@ -1,12 +1,21 @@
 /**
- * One poller per process: a Worker blocks in poll() over every registered
- * descriptor and wakes the main thread through a SharedArrayBuffer; the main thread
- * waits with Atomics.waitAsync, so it never blocks and never spins. Each wake runs
- * the handlers of every ready descriptor, then the "drained" callbacks (flush send
- * queues...), then hands the descriptor set back to the worker.
+ * One poller per process, with two phases.
  *
- * The note (../shared/notes/bun-raw-ethernet.md) measured this design at 0 % idle CPU
- * and 204-226k frames/s received under a flood, against ~60k for a hop per frame.
+ * Cold (idle): a Worker blocks in poll() over every registered descriptor and wakes
+ * the main thread through a SharedArrayBuffer; the main thread waits with
+ * Atomics.waitAsync. 0 % CPU, and Bun's own loop (timers, signals, sockets) runs freely.
+ *
+ * Hot (traffic): after a wake, the main thread keeps the descriptor set and polls it
+ * itself (poller-hot.ts): first without blocking for a short spin (the next request of a
+ * window-1 client arrives within tens of microseconds), then blocking in poll() for at
+ * most a millisecond at a time, yielding to Bun's loop between turns. Every frame of a
+ * busy period is then taken by the thread that answers it: no futex hop, no
+ * cross-CPU wake-up per batch. After a few quiet milliseconds it hands the set back to
+ * the worker. Why on numbers: ../shared/notes/datapath.md (the hop cost 0.4-0.6x of
+ * vblade at window 16; no hop 0.9-1.4x; a bounded spin 2-3x at window 1).
+ *
+ * Each turn runs the handlers of every ready descriptor, then the "drained" callbacks
+ * (flush send queues...).
  *
  * Process lifetime: the worker is ref'd only while a descriptor is registered, so a
  * process with nothing registered exits (a pending waitAsync does not keep Bun alive,
@@ -31,6 +40,7 @@ import {
   WAKE_FD,
 } from "./poller-shared.ts";
 import { WakeFd } from "./wake.ts";
+import { HotPhase, hotSettings, type HotSettings } from "./poller-hot.ts";
 
 export { POLLERR, POLLHUP, POLLIN, POLLNVAL } from "./poller-shared.ts";
 
@@ -44,6 +54,10 @@ export interface PollerStats {
   handlerErrors: number;
   /** errno of the worker's last failed poll(), 0 if none */
   pollErrno: number;
+  /** turns of the hot phase that found ready descriptors (no hop) */
+  hotBatches: number;
+  /** times the hot phase handed the set back to the worker (went cold) */
+  coolings: number;
 }
 
 export class Poller {
@@ -64,14 +78,29 @@ export class Poller {
    */
   onFatal: ((error: Error) => void) | undefined;
   readonly #workerUrl: URL;
+  readonly #hot: HotPhase;
+  #otherWork = 0;
 
-  constructor(opts: { workerUrl?: URL } = {}) {
+  constructor(opts: { workerUrl?: URL; hot?: Partial<HotSettings> } = {}) {
     // A compiled binary finds this file only if the build embedded it (scripts/build.ts).
     this.#workerUrl = opts.workerUrl ?? new URL("./poller-worker.ts", import.meta.url);
+    this.#hot = new HotPhase({ ...hotSettings(), ...opts.hot }, {
+      dispatch: (fd, revents) => this.#dispatch(fd, revents),
+      drained: () => this.#runDrained(),
+      handBack: () => this.#handBack(),
+      alive: () => !this.#closed && this.#handlers.size > 0,
+      mayBlock: () => this.#otherWork === 0,
+    });
   }
 
   get stats(): PollerStats {
-    return { wakes: this.#wakes, handlerErrors: this.#handlerErrors, pollErrno: Atomics.load(this.#shared, POLL_ERRNO) };
+    return {
+      wakes: this.#wakes,
+      handlerErrors: this.#handlerErrors,
+      pollErrno: Atomics.load(this.#shared, POLL_ERRNO),
+      hotBatches: this.#hot.batches,
+      coolings: this.#hot.coolings,
+    };
   }
 
   get closed(): boolean {
@@ -88,6 +117,7 @@ export class Poller {
     if (this.#handlers.has(fd)) throw new Error(`fd ${fd} is already registered with the poller`);
     if (this.#handlers.size >= MAX_FDS) throw new Error(`the poller watches at most ${MAX_FDS} descriptors`);
     this.#handlers.set(fd, onReady);
+    this.#hot.setFds(this.#handlers.keys());
     this.#start();
     this.#publish();
     this.#worker!.ref();
@@ -97,8 +127,24 @@ export class Poller {
   /** Stop watching `fd` (before closing it). */
   remove(fd: number): void {
     if (!this.#handlers.delete(fd)) return;
+    this.#hot.setFds(this.#handlers.keys());
     this.#publish();
     if (this.#handlers.size === 0) this.#worker?.unref();
+  }
+
+  /**
+   * Say that this thread waits for work outside the descriptor set (a thread-pool
+   * transfer): until the returned function is called, the hot phase does not block in
+   * poll() but hands the set back, so that the completion is not delayed.
+   */
+  expectOtherWork(): () => void {
+    this.#otherWork++;
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      this.#otherWork--;
+    };
   }
 
   /** Run `cb` after each wake's handlers; returns the unsubscribe function. */
@@ -113,6 +159,7 @@ export class Poller {
     this.#closed = true;
     this.#handlers.clear();
     this.#drained.clear();
+    this.#hot.stop();
     const worker = this.#worker;
     const wake = this.#wake;
     if (!worker || !wake) return;
@@ -171,7 +218,8 @@ export class Poller {
   }
 
   #arm(): void {
-    if (this.#waiting || this.#closed || this.#handlers.size === 0) return;
+    // (while hot, the main thread polls the set itself; the worker gets it back on cooling)
+    if (this.#waiting || this.#closed || this.#handlers.size === 0 || this.#hot.active) return;
     this.#waiting = true;
     const w = Atomics.waitAsync(this.#shared, STATE, POLLING);
     if (w.async) w.value.then(this.#onWake);
@@ -192,21 +240,33 @@ export class Poller {
     for (let i = 0; i < n; i++) {
       const fd = s[RESULTS + 2 * i]!;
       let revents = s[RESULTS + 2 * i + 1]!;
-      const handler = this.#handlers.get(fd);
-      if (!handler) continue; // removed meanwhile
       if (revents & POLLNVAL) {
         // (checked per result: a handler above may have changed the list)
         if (polled !== Atomics.load(s, LIST_VERSION)) revents &= ~POLLNVAL;
-        else this.remove(fd); // closed without remove(): stop polling it
         if (revents === 0) continue;
       }
-      try {
-        handler(revents);
-      } catch (e) {
-        this.#handlerErrors++;
-        this.onError?.(e);
-      }
+      this.#dispatch(fd, revents);
     }
+    this.#runDrained();
+    if (this.#closed) return;
+    // Keep the set on this thread while traffic lasts (hot phase); it hands back.
+    if (!this.#hot.enter()) this.#handBack();
+  };
+
+  /** Run `fd`'s handler; a POLLNVAL from a current list means it was closed without remove(). */
+  #dispatch(fd: number, revents: number): void {
+    const handler = this.#handlers.get(fd);
+    if (!handler) return; // removed meanwhile
+    if (revents & POLLNVAL) this.remove(fd); // stop polling it (the handler still hears why)
+    try {
+      handler(revents);
+    } catch (e) {
+      this.#handlerErrors++;
+      this.onError?.(e);
+    }
+  }
+
+  #runDrained(): void {
     for (const cb of this.#drained) {
       try {
         cb();
@@ -215,11 +275,16 @@ export class Poller {
         this.onError?.(e);
       }
     }
+  }
+
+  /** Give the descriptor set back to the worker's blocking poll() (cold phase). */
+  #handBack(): void {
     if (this.#closed) return;
+    const s = this.#shared;
     Atomics.store(s, STATE, POLLING);
     Atomics.notify(s, STATE);
     this.#arm();
-  };
+  }
 
   /** diagnostics: how many batches the worker handed over */
   get handovers(): number {

@@ -17,6 +17,9 @@ if [ "${1:-}" = "--test" ]; then
   want cpio cpio
   want mkfs.ext4 e2fsprogs
   want file file
+  want groff groff-base
+  want man man-db
+  want cc gcc; want cc libc6-dev  # bench/native: the bench's C load generator and null target
 fi
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then

@@ -6,10 +6,11 @@
  */
 import { defineCommand } from "citty";
 import { closeSync, fstatSync, openSync, writeSync } from "node:fs";
-import { commonArgs, commonOptions, parseSize, Progress, runCommand, UsageError, writeAll } from "../initiator/cliutil.ts";
+import { commonArgs, commonOptions, parseSize, runCommand, UsageError, writeAll } from "../initiator/cliutil.ts";
 import { readRange } from "../initiator/io.ts";
 import { formatTargetStat } from "../initiator/ctl.ts";
 import { SessionError } from "../initiator/session.ts";
+import { progressArg, progressMode, ProgressMeter } from "./progress.ts";
 
 export default defineCommand({
   meta: { name: "read", description: "Copy a target's data to a file or stdout. Example: aoede read e9.0 backup.img" },
@@ -19,6 +20,7 @@ export default defineCommand({
     offset: { type: "string", alias: "o", valueHint: "OFFSET", description: "start at this byte (suffixes s, K, M, G)" },
     length: { type: "string", alias: "n", valueHint: "LENGTH", description: "copy this many bytes (default: to the end)" },
     stat: { type: "boolean", description: "print the target's ctl and devlink text on stderr afterwards" },
+    ...progressArg,
     ...commonArgs,
   },
   run: ({ args, rawArgs }) =>
@@ -46,7 +48,7 @@ export default defineCommand({
           throw new SessionError(`cannot write ${file}: ${(e as Error).message}`);
         }
       }
-      const progress = new Progress(`${t.name} ->`);
+      const progress = new ProgressMeter(`${t.name} -> ${file ?? "stdout"}`, progressMode(args.progress === true, process.stderr.isTTY === true));
       let written = 0;
       const started = performance.now();
       try {
@@ -81,7 +83,7 @@ export default defineCommand({
       }
       progress.end();
       if (written !== length) throw new SessionError(`short copy: ${written} of ${length} bytes`);
-      if (process.stderr.isTTY) {
+      if (progress.enabled) {
         const s2 = (performance.now() - started) / 1000;
         process.stderr.write(`${written} bytes from ${t.name} in ${s2.toFixed(2)} s (${(written / 1e6 / s2).toFixed(1)} MB/s)\n`);
       }

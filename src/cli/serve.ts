@@ -44,25 +44,36 @@ export default defineCommand({
     model: { type: "string", valueHint: "text", description: "IDENTIFY model string (40 characters at most; default AoEde)" },
     serial: { type: "string", valueHint: "text", description: "IDENTIFY serial number (20 characters at most; default e<shelf>.<slot>)" },
   },
-  async run({ rawArgs }) {
-    let cfg;
-    try {
-      cfg = parseServeArgs(rawArgs);
-    } catch (e) {
-      if (!(e instanceof UsageError)) throw e;
-      process.stderr.write(`aoede serve: ${e.message} (usage: aoede serve [options] shelf slot netif file; see --help)\n`);
-      process.exit(2);
-    }
-    // Loaded only now: the FFI and the loop are not needed to print a usage error.
-    const { serve, ServeError } = await import("../target/server.ts");
-    let status: number;
-    try {
-      status = await serve(cfg);
-    } catch (e) {
-      if (!(e instanceof ServeError)) throw e;
-      process.stderr.write(`aoede serve: ${e.message}\n`);
-      process.exit(e.usage ? 2 : 1);
-    }
-    process.exit(status);
-  },
+  run: ({ rawArgs }) => runServe(rawArgs, "aoede"),
 });
+
+/** vblade's usage line, word for word (vblade 25), for the drop-in name. */
+const VBLADE_USAGE = "usage: vblade [-b bufcnt] [-o offset] [-l length] [-d ] [-s] [-r] [ -m mac[,mac...] ] shelf slot netif filename";
+
+/**
+ * Serve until a signal, then exit. `as` "vblade" (started under vblade's name):
+ * messages and usage in vblade's words, and vblade's start-up line.
+ */
+export async function runServe(rawArgs: string[], as: "aoede" | "vblade"): Promise<never> {
+  const prefix = as === "vblade" ? "vblade" : "aoede serve";
+  let cfg;
+  try {
+    cfg = parseServeArgs(rawArgs);
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    if (as === "vblade") process.stderr.write(`vblade: ${e.message}\n${VBLADE_USAGE}\n`);
+    else process.stderr.write(`aoede serve: ${e.message} (usage: aoede serve [options] shelf slot netif file; see --help)\n`);
+    process.exit(2);
+  }
+  // Loaded only now: the FFI and the loop are not needed to print a usage error.
+  const { serve, ServeError } = await import("../target/server.ts");
+  let status: number;
+  try {
+    status = await serve(cfg, as);
+  } catch (e) {
+    if (!(e instanceof ServeError)) throw e;
+    process.stderr.write(`${prefix}: ${e.message}\n`);
+    process.exit(e.usage ? 2 : 1);
+  }
+  process.exit(status);
+}

@@ -6,10 +6,11 @@
  */
 import { defineCommand } from "citty";
 import { closeSync, fstatSync, openSync, readSync } from "node:fs";
-import { commonArgs, commonOptions, parseSize, Progress, runCommand, UsageError } from "../initiator/cliutil.ts";
+import { commonArgs, commonOptions, parseSize, runCommand, UsageError } from "../initiator/cliutil.ts";
 import { writeRange } from "../initiator/io.ts";
 import { formatTargetStat } from "../initiator/ctl.ts";
 import { SessionError } from "../initiator/session.ts";
+import { progressArg, progressMode, ProgressMeter } from "./progress.ts";
 
 function fileSource(fd: number): (max: number) => Promise<Uint8Array> {
   return async (max) => {
@@ -46,6 +47,7 @@ export default defineCommand({
     file: { type: "positional", required: false, description: "input file, or - for stdin (default)" },
     offset: { type: "string", alias: "o", valueHint: "OFFSET", description: "write at this byte, a multiple of 512 (suffixes s, K, M, G)" },
     stat: { type: "boolean", description: "print the target's ctl and devlink text on stderr afterwards" },
+    ...progressArg,
     ...commonArgs,
   },
   run: ({ args, rawArgs }) => {
@@ -76,7 +78,7 @@ export default defineCommand({
       if (length !== undefined && offset + length > size) {
         throw new UsageError(`${file} (${length} bytes) does not fit on ${t.name} at offset ${offset} (${size} bytes)`);
       }
-      const progress = new Progress(`-> ${t.name}`);
+      const progress = new ProgressMeter(`${file ?? "stdin"} -> ${t.name}`, progressMode(args.progress === true, process.stderr.isTTY === true));
       let acked = 0;
       const started = performance.now();
       let written: number;
@@ -99,7 +101,7 @@ export default defineCommand({
       }
       progress.end();
       if (length !== undefined && written !== length) throw new SessionError(`short copy: ${written} of ${length} bytes`);
-      if (process.stderr.isTTY) {
+      if (progress.enabled) {
         const s2 = (performance.now() - started) / 1000;
         process.stderr.write(`${written} bytes to ${t.name} in ${s2.toFixed(2)} s (${(written / 1e6 / s2).toFixed(1)} MB/s)\n`);
       }

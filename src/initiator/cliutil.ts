@@ -1,7 +1,7 @@
 /**
  * What the initiator's subcommands (src/cli/{discover,stat,ident,config,mask,
  * reserve,read,write}.ts) share: the common options, repeatable options, byte
- * sizes, the progress line, and running a command in a session so that every
+ * sizes, the hint when nothing answers, and running a command in a session so that every
  * failure ends as one line on stderr and a non-zero exit.
  */
 import { InitiatorError } from "./request.ts";
@@ -113,6 +113,18 @@ export function commonOptions(args: Record<string, unknown>, rawArgs: readonly s
   };
 }
 
+/**
+ * The hint when discovery found nothing: on stderr, so that stdout stays what a
+ * script expects (the table's header, or "[]"), and the exit status stays 0 as
+ * aoe-stat's does.
+ */
+export function hintNothingFound(name: string, interfaces: readonly string[], timeoutMs: number): void {
+  process.stderr.write(
+    `aoede ${name}: no AoE target answered on ${interfaces.join(", ")} within ${timeoutMs} ms ` +
+      `(try a longer --timeout, or -i IFACE for another interface)\n`,
+  );
+}
+
 /** Writes everything to a file descriptor, waiting out EAGAIN on a non-blocking pipe. */
 export async function writeAll(fd: number, bytes: Uint8Array): Promise<void> {
   const { writeSync } = await import("node:fs");
@@ -151,35 +163,4 @@ export async function runCommand(
     session?.close();
   }
   process.exit(status);
-}
-
-/** A progress line on stderr, only when stderr is a terminal. */
-export class Progress {
-  private readonly on = process.stderr.isTTY === true;
-  private last = 0;
-  private readonly start = performance.now();
-
-  constructor(private readonly label: string) {}
-
-  update(done: number, total: number | undefined): void {
-    if (!this.on) return;
-    const now = performance.now();
-    if (now - this.last < 100 && done !== total) return;
-    this.last = now;
-    const s = (now - this.start) / 1000;
-    const rate = s > 0 ? done / 1e6 / s : 0;
-    const mib = (n: number) => (n / 2 ** 20).toFixed(1);
-    let line = `${this.label} ${mib(done)} MiB`;
-    if (total !== undefined && total > 0) {
-      const frac = Math.min(1, done / total);
-      const width = 30;
-      const fill = Math.round(frac * width);
-      line = `${this.label} [${"#".repeat(fill)}${" ".repeat(width - fill)}] ${(frac * 100).toFixed(0).padStart(3)}% ${mib(done)}/${mib(total)} MiB`;
-    }
-    process.stderr.write(`\r${line} ${rate.toFixed(1)} MB/s\x1b[K`);
-  }
-
-  end(): void {
-    if (this.on) process.stderr.write("\n");
-  }
 }

@@ -1,7 +1,8 @@
 /** The poller alone, over pipes: wakes, handovers, removal, exit. */
-import { afterEach, expect, setDefaultTimeout, test } from "bun:test";
+import { afterEach, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { libc } from "../../ffi/libc.ts";
 import { Poller, POLLIN } from "../../ffi/poller.ts";
+import { DEFAULT_HOT, hotSettings } from "../../ffi/poller-hot.ts";
 
 // A worker thread and real waits: several times slower on a busy
 // 2-core machine than alone. bun test's default is 5 s (bunfig.toml cannot change it).
@@ -51,8 +52,9 @@ test("a readable descriptor wakes its handler with POLLIN; several ready at once
     libc.write(w1, byte, 1);
     libc.write(w2, byte, 1);
     expect(await until(() => seen.length === 3)).toBe(true);
-    expect(drained).toBe(p.stats.wakes);
-    expect(p.stats.wakes).toBeLessThanOrEqual(3);
+    // every turn that ran handlers, cold (a worker wake) or hot (the main thread's own poll)
+    expect(drained).toBe(p.stats.wakes + p.stats.hotBatches);
+    expect(p.stats.wakes + p.stats.hotBatches).toBeLessThanOrEqual(3);
   } finally {
     p.close();
   }
@@ -136,7 +138,8 @@ test("a worker that cannot start is reported, not silently deaf", async () => {
 });
 
 test("POLLNVAL from a poll() over an older fd list is ignored; over the current list it unregisters", async () => {
-  const p = new Poller({ workerUrl: new URL("./fixtures/stale-poller-worker.ts", import.meta.url) });
+  // the worker's rounds are what is tested: no hot phase taking the set after a wake
+  const p = new Poller({ workerUrl: new URL("./fixtures/stale-poller-worker.ts", import.meta.url), hot: { idleMs: 0 } });
   try {
     const [r1] = pipe();
     const [r2] = pipe();
@@ -152,4 +155,97 @@ test("POLLNVAL from a poll() over an older fd list is ignored; over the current 
   } finally {
     p.close();
   }
+});
+
+describe("hot phase: while traffic lasts the main thread polls the set itself", () => {
+  test("a ping-pong through promises runs with one worker wake, then the set goes cold and the worker wakes again", async () => {
+    const p = new Poller({ hot: { spinUs: 50, blockMs: 1, idleMs: 20 } });
+    try {
+      const [r, w] = pipe();
+      let next = Promise.withResolvers<void>();
+      p.add(r, () => {
+        libc.read(r, sink, sink.length);
+        next.resolve();
+      });
+      await Bun.sleep(20); // the worker is in poll()
+      // Each byte is written by promise code after the handler saw the previous one:
+      // continuations must run between hot turns, or this stalls.
+      for (let i = 0; i < 200; i++) {
+        libc.write(w, byte, 1);
+        await next.promise;
+        next = Promise.withResolvers<void>();
+      }
+      const { wakes, hotBatches } = p.stats;
+      expect(wakes + hotBatches).toBe(200);
+      expect(wakes).toBeLessThanOrEqual(5); // a slow machine may go cold once or twice
+      expect(hotBatches).toBeGreaterThanOrEqual(195);
+      expect(await until(() => p.stats.coolings >= 1, 2000)).toBe(true);
+      const cold = p.stats;
+      libc.write(w, byte, 1);
+      await next.promise;
+      expect(p.stats.wakes).toBe(cold.wakes + 1);
+    } finally {
+      p.close();
+    }
+  });
+
+  test("timers fire while the main thread is hot: late by about the blocking poll, not starved", async () => {
+    const p = new Poller({ hot: { spinUs: 50, blockMs: 1, idleMs: 50 } });
+    try {
+      const [r, w] = pipe();
+      let frames = 0;
+      let stop = false;
+      // self-sustaining traffic: every batch writes the next byte, so the set never cools
+      p.add(r, () => {
+        libc.read(r, sink, sink.length);
+        frames++;
+        if (!stop) libc.write(w, byte, 1);
+      });
+      libc.write(w, byte, 1);
+      await until(() => p.stats.hotBatches > 10, 2000);
+      const t0 = performance.now();
+      const lateness: number[] = [];
+      for (let i = 0; i < 5; i++) {
+        const s = performance.now();
+        await new Promise((res) => setTimeout(res, 10));
+        lateness.push(performance.now() - s - 10);
+      }
+      stop = true;
+      expect(p.stats.coolings).toBe(0); // it was hot throughout
+      expect(frames).toBeGreaterThan(100);
+      // 5 timers of 10 ms in ~50 ms; generous bound for a busy machine, far below starvation
+      expect(performance.now() - t0).toBeLessThan(1000);
+      expect(Math.min(...lateness)).toBeLessThan(20);
+    } finally {
+      p.close();
+    }
+  });
+
+  test("AOEDE_HOT_MS=0 turns the hot phase off; bad values keep the defaults", () => {
+    expect(hotSettings({ AOEDE_HOT_MS: "0" }).idleMs).toBe(0);
+    expect(hotSettings({ AOEDE_SPIN_US: "200" }).spinUs).toBe(200);
+    expect(hotSettings({ AOEDE_SPIN_US: "-3", AOEDE_HOT_MS: "x" })).toEqual(DEFAULT_HOT);
+    expect(hotSettings({})).toEqual(DEFAULT_HOT);
+  });
+
+  test("with the hot phase off every batch is a worker wake", async () => {
+    const p = new Poller({ hot: { idleMs: 0 } });
+    try {
+      const [r, w] = pipe();
+      let next = Promise.withResolvers<void>();
+      p.add(r, () => {
+        libc.read(r, sink, sink.length);
+        next.resolve();
+      });
+      for (let i = 0; i < 20; i++) {
+        libc.write(w, byte, 1);
+        await next.promise;
+        next = Promise.withResolvers<void>();
+      }
+      expect(p.stats.hotBatches).toBe(0);
+      expect(p.stats.wakes).toBe(20);
+    } finally {
+      p.close();
+    }
+  });
 });

@@ -18,12 +18,15 @@ import {
   rmSync,
   statSync,
   chmodSync,
+  lstatSync,
+  readlinkSync,
   truncateSync,
   writeFileSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { canUseNetns, makeVethWorld } from "../../src/net/netns.ts";
+import { DROP_INS } from "../../src/cli/dropin.ts";
 
 // Compiled binaries and install scripts as child processes: several times slower on a busy
 // 2-core machine than alone. bun test's default is 5 s (bunfig.toml cannot change it).
@@ -301,6 +304,129 @@ describe("install.sh", () => {
     expect(run(["sh", "install.sh", "--os", "freebsd", "--root", root, "--uninstall"]).code).toBe(0);
     expect(everything(root)).toEqual([]);
   });
+});
+
+describe("drop-in names: install.sh --links, the compiled binary run through the links", () => {
+  const names = Object.keys(DROP_INS).sort();
+  let root = "";
+  let sbin = "";
+
+  beforeAll(() => {
+    root = tempDir("aoede-links-");
+    chmodSync(root, 0o755);
+    const r = run(["sh", "install.sh", "--root", root, "--binary", join(dist, "aoede"), "--links"]);
+    if (r.code !== 0) throw new Error(`install --links failed:\n${r.out}\n${r.err}`);
+    sbin = join(root, "usr/local/sbin");
+  });
+
+  test("--links makes one relative link per drop-in name, recorded with the manual page in the manifest", () => {
+    expect(readdirSync(sbin).sort()).toEqual(["aoede", ...names].sort());
+    for (const n of names) {
+      expect(lstatSync(join(sbin, n)).isSymbolicLink()).toBe(true);
+      expect(readlinkSync(join(sbin, n))).toBe("aoede");
+    }
+    const manifest = readFileSync(join(root, "usr/local/share/aoede/installed"), "utf8").split("\n");
+    for (const n of names) expect(manifest).toContain(`file /usr/local/sbin/${n}`);
+    expect(manifest).toContain("file /usr/local/share/man/man8/aoede.8");
+    expect(readFileSync(join(root, "usr/local/share/man/man8/aoede.8"), "utf8")).toBe(readFileSync(join(repo, "man/aoede.8"), "utf8"));
+  });
+
+  test("without --links there are none; someone else's vblade is kept, and survives uninstall", () => {
+    const plain = tempDir("aoede-nolinks-");
+    expect(run(["sh", "install.sh", "--root", plain, "--binary", join(dist, "aoede")]).code).toBe(0);
+    expect(readdirSync(join(plain, "usr/local/sbin"))).toEqual(["aoede"]);
+    const theirs = join(plain, "usr/local/sbin/vblade");
+    writeFileSync(theirs, "#!/bin/sh\necho the real vblade\n", { mode: 0o755 });
+    const r = run(["sh", "install.sh", "--root", plain, "--binary", join(dist, "aoede"), "--links"]);
+    expect(r.code).toBe(0);
+    expect(r.out).toContain("not from an earlier install");
+    expect(lstatSync(theirs).isSymbolicLink()).toBe(false);
+    expect(lstatSync(join(plain, "usr/local/sbin/aoe-stat")).isSymbolicLink()).toBe(true);
+    expect(run(["sh", "install.sh", "--root", plain, "--uninstall"]).code).toBe(0);
+    expect(readFileSync(theirs, "utf8")).toContain("the real vblade");
+    expect(existsSync(join(plain, "usr/local/sbin/aoe-stat"))).toBe(false);
+    expect(existsSync(join(plain, "usr/local/sbin/aoede"))).toBe(false);
+  });
+
+  test("--help piped: no colour (the compiled binary decides before citty loads); vblade --help is serve's", () => {
+    const env = { PATH: cleanPath, TERM: "xterm-256color" };
+    const top = run([join(sbin, "aoede"), "--help"], { env });
+    expect(top.code).toBe(0);
+    expect(top.out).toContain("USAGE");
+    expect(top.out.includes("\x1b[")).toBe(false);
+    const forced = run([join(sbin, "aoede"), "--help"], { env: { ...env, FORCE_COLOR: "1" } });
+    expect(forced.out.includes("\x1b[")).toBe(true);
+    const vb = run([join(sbin, "vblade"), "--help"], { env });
+    expect(vb.code).toBe(0);
+    expect(vb.out).toContain("--bufcnt");
+    expect(vb.out.includes("\x1b[")).toBe(false);
+  });
+
+  test("vblade: vblade's usage for a bad command line", () => {
+    const r = run([join(sbin, "vblade"), "1", "2"], { env: { PATH: cleanPath } });
+    expect(r.code).toBe(2);
+    expect(r.out).toBe("");
+    expect(r.err).toBe(
+      "vblade: missing netif, file\nusage: vblade [-b bufcnt] [-o offset] [-l length] [-d ] [-s] [-r] [ -m mac[,mac...] ] shelf slot netif filename\n",
+    );
+  });
+
+  test("vblade serves with vblade's start-up line; aoe-stat prints the table aoede stat prints; aoe-discover broadcasts and prints nothing", async () => {
+    if (!canUseNetns()) {
+      console.log("SKIP drop-in names over veth: needs root and iproute2");
+      return;
+    }
+    const w = makeVethWorld("dro");
+    const img = join(root, "..", `aoede-dropin-${process.pid}.img`);
+    let p: ReturnType<typeof Bun.spawn> | undefined;
+    try {
+      writeFileSync(img, new Uint8Array(0));
+      truncateSync(img, 8 * 2 ** 20);
+      p = Bun.spawn([...w.prefix(w.nsA), join(sbin, "vblade"), "-b", "8", "9", "0", w.ifA, img], {
+        env: { PATH: cleanPath },
+        stdout: "pipe",
+        stderr: "pipe",
+      });
+      const out = { text: "" };
+      (async () => {
+        const d = new TextDecoder();
+        for await (const c of p!.stdout as ReadableStream<Uint8Array>) out.text += d.decode(c, { stream: true });
+      })().catch(() => {});
+      const waitFor = async (re: RegExp) => {
+        for (const end = Date.now() + 10_000; !re.test(out.text); await Bun.sleep(20)) {
+          if (Date.now() > end) throw new Error(`no ${re} in vblade's output:\n${out.text}`);
+        }
+      };
+      await waitFor(/\n/);
+      // vblade 25: printf("pid %ld: e%d.%d, %lld sectors %s\n", ...), and nothing else.
+      expect(out.text).toBe(`pid ${p.pid}: e9.0, 16384 sectors O_RDWR\n`);
+
+      const inB = (name: string, ...args: string[]) => run([...w.prefix(w.nsB), join(sbin, name), ...args], { env: { PATH: cleanPath } });
+      const stat = inB("aoe-stat", "-i", w.ifB);
+      expect(stat.code).toBe(0);
+      expect(stat.err).toBe("");
+      expect(stat.out).toMatch(new RegExp(`^\\s+e9\\.0\\s+0\\.008GB\\s+${w.ifB}\\s+1024\\s+up\\s*\n$`));
+      expect(inB("aoede", "stat", "-i", w.ifB).out).toBe(stat.out);
+
+      const frames = async () => {
+        const before = out.text.length;
+        p!.kill("SIGUSR1");
+        for (const end = Date.now() + 5000; !/e9\.0: \d+ frames/.test(out.text.slice(before)); await Bun.sleep(20)) {
+          if (Date.now() > end) throw new Error(`no counters after SIGUSR1:\n${out.text}`);
+        }
+        return Number(/e9\.0: (\d+) frames/.exec(out.text.slice(before))![1]);
+      };
+      const n0 = await frames();
+      const disc = inB("aoe-discover", "-i", w.ifB);
+      expect({ code: disc.code, out: disc.out, err: disc.err }).toEqual({ code: 0, out: "", err: "" });
+      expect(await frames()).toBeGreaterThan(n0);
+    } finally {
+      p?.kill("SIGKILL");
+      await p?.exited;
+      w.dispose();
+      rmSync(img, { force: true });
+    }
+  }, 40_000);
 });
 
 describe("service files", () => {

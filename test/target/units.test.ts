@@ -169,6 +169,26 @@ describe("Storage", () => {
     expect(() => Storage.open({ path: tmp, readOnly: true, direct: false, sync: false, offsetSectors: 0 })).toThrow(/neither|directory/);
   });
 
+  test("buffered writes go into the page cache inline (no thread hop); O_SYNC and read-only exports do not", () => {
+    const sparse = path.join(tmp, "inline.img");
+    fs.writeFileSync(sparse, "");
+    fs.truncateSync(sparse, 64 * 512); // sparse: each first write allocates
+    const data = new Uint8Array(new ArrayBuffer(1024)).fill(0x5a);
+    const s = Storage.open({ path: sparse, readOnly: false, direct: false, sync: false, offsetSectors: 2 });
+    for (let lba = 0; lba < 60; lba += 2) expect(s.writeNow(lba, 2, data)).toBe(true);
+    s.close();
+    const raw = fs.readFileSync(sparse);
+    expect(raw[2 * 512]).toBe(0x5a);
+    expect(raw[62 * 512 - 1]).toBe(0x5a);
+    expect(raw[2 * 512 - 1]).toBe(0); // before the offset: untouched
+    const sync = Storage.open({ path: sparse, readOnly: false, direct: false, sync: true, offsetSectors: 0 });
+    expect(sync.writeNow(0, 2, data)).toBe(false); // O_SYNC waits by definition: the thread pool's
+    sync.close();
+    const ro = Storage.open({ path: sparse, readOnly: true, direct: false, sync: false, offsetSectors: 0 });
+    expect(ro.writeNow(0, 2, data)).toBe(false);
+    ro.close();
+  });
+
   test("reads and writes go through the offset; flush completes", async () => {
     const s = Storage.open({ path: file, readOnly: false, direct: false, sync: false, offsetSectors: 10, lengthSectors: 20 });
     const buf = new Uint8Array(1024);
