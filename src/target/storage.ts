@@ -12,7 +12,7 @@
  */
 import fs from "node:fs";
 import { blockDeviceSize } from "../../ffi/blockdev.ts";
-import { sharedPoller } from "../../ffi/poller.ts";
+import { expectOtherWork } from "../net/loop.ts";
 import { AioContext } from "../../ffi/linux/aio.ts";
 import { errnoName } from "../../ffi/errno.ts";
 import { nowaitAvailable, onMemoryFs, readAt, readNowait, readvAt, UNSUPPORTED, writeAt, writeNowait } from "../../ffi/fileio.ts";
@@ -327,7 +327,7 @@ export class Storage {
  * through a descriptor the poller watches).
  */
 function pooled<A extends unknown[]>(cb: (...a: A) => void): (...a: A) => void {
-  const release = sharedPoller().expectOtherWork();
+  const release = expectOtherWork();
   return (...a: A) => {
     release();
     cb(...a);
