@@ -4,9 +4,12 @@
 #   Linux:   builds the binary from this checkout (fetching Bun through npm if it
 #            is missing), installs PREFIX/sbin/aoede, the systemd template unit
 #            /etc/systemd/system/aoede@.service and /etc/aoede/ (one NAME.conf
-#            per export).
+#            per export), the daemon's unit aoede.service with
+#            /etc/aoede/aoede.toml.sample (every export in one file), and
+#            aoede-tree.service (the aoe(3) tree, `aoede mount`).
 #   FreeBSD: installs PREFIX/sbin/aoede (dist/aoede-freebsd-x64, built on any
-#            machine with `bun run build`) and PREFIX/etc/rc.d/aoede.
+#            machine with `bun run build`), PREFIX/etc/rc.d/aoede and
+#            PREFIX/etc/rc.d/aoede_tree.
 #   Both:    the manual page PREFIX/share/man/man8/aoede.8, and with --links the
 #            drop-in names vblade, aoe-stat, aoe-discover as links to aoede.
 #
@@ -104,10 +107,19 @@ sharedir=$prefix/share/aoede
 manifest=$sharedir/installed
 unitdir=/etc/systemd/system
 unit=$unitdir/aoede@.service
+treeunit=$unitdir/aoede-tree.service
 confdir=/etc/aoede
 sample=$confdir/example.conf.sample
+dunit=$unitdir/aoede.service
 rcdir=$prefix/etc/rc.d
 rcscript=$rcdir/aoede
+# the daemon's sample config: /etc/aoede on Linux, PREFIX/etc/aoede on FreeBSD
+tomlsample=$confdir/aoede.toml.sample
+[ "$os" = freebsd ] && tomlsample=$prefix/etc/aoede/aoede.toml.sample
+treesample=$confdir/tree.conf.sample
+rcdir=$prefix/etc/rc.d
+rcscript=$rcdir/aoede
+rctree=$rcdir/aoede_tree
 manpage=$prefix/share/man/man8/aoede.8
 # The names aoede answers to as a drop-in (src/cli/dropin.ts), made by --links.
 dropins="vblade aoe-stat aoe-discover"
@@ -151,14 +163,19 @@ do_uninstall() {
 		say "no $root$manifest; removing the usual files"
 		list="file $bin
 file $unit
+file $treeunit
 file $sample
+file $dunit
+file $tomlsample
+file $treesample
 file $rcscript
+file $rctree
 file $manpage
 dir $confdir"
 	fi
 	if live; then
 		if [ "$os" = linux ] && [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
-			for u in $(systemctl list-units --all --plain --no-legend 'aoede@*.service' 2>/dev/null | awk '{print $1}') \
+			for u in $(systemctl list-units --all --plain --no-legend 'aoede@*.service' 'aoede.service' 'aoede-tree.service' 2>/dev/null | awk '{print $1}') \
 				$(find /etc/systemd/system -name 'aoede@?*.service' -type l 2>/dev/null | xargs -r -n1 basename); do
 				say "stopping and disabling $u"
 				systemctl disable --now "$u" >/dev/null 2>&1 || true
@@ -166,6 +183,9 @@ dir $confdir"
 		fi
 		if [ "$os" = freebsd ] && [ -x "$rcscript" ]; then
 			"$rcscript" onestop >/dev/null 2>&1 || true
+		fi
+		if [ "$os" = freebsd ] && [ -x "$rctree" ]; then
+			"$rctree" onestop >/dev/null 2>&1 || true
 		fi
 	fi
 	# files first, then directories deepest first, each only if now empty
@@ -286,6 +306,16 @@ linux)
 		if [ ! -e "$root$sample" ] || echo "$previous" | grep -qx "file $sample"; then
 			put "$sample" 0644 "$here/packaging/systemd/example.conf"
 		fi
+		sed "s#^ExecStart=/usr/local/sbin/aoede #ExecStart=$bin #" \
+			"$here/packaging/systemd/aoede.service" >"$tmp/dunit"
+		put "$dunit" 0644 "$tmp/dunit"
+		put "$tomlsample" 0644 "$here/packaging/aoede.toml.example"
+		sed "s#^ExecStart=/usr/local/sbin/aoede #ExecStart=$bin #" \
+			"$here/packaging/systemd/aoede-tree.service" >"$tmp/treeunit"
+		put "$treeunit" 0644 "$tmp/treeunit"
+		if [ ! -e "$root$treesample" ] || echo "$previous" | grep -qx "file $treesample"; then
+			put "$treesample" 0644 "$here/packaging/systemd/tree.conf"
+		fi
 	else
 		say "no systemd here: skipping the unit; run \`$bin serve ...\` from your init system"
 	fi
@@ -295,6 +325,10 @@ freebsd)
 		-e "s#aoede_program:=/usr/local/sbin/aoede#aoede_program:=$bin#" \
 		"$here/packaging/freebsd/aoede" >"$tmp/rc"
 	put "$rcscript" 0555 "$tmp/rc"
+	put "$tomlsample" 0644 "$here/packaging/aoede.toml.example"
+	sed -e "s#aoede_tree_program:=/usr/local/sbin/aoede#aoede_tree_program:=$bin#" \
+		"$here/packaging/freebsd/aoede_tree" >"$tmp/rctree"
+	put "$rctree" 0555 "$tmp/rctree"
 	;;
 esac
 
@@ -316,6 +350,11 @@ linux)
 install: one export per instance of aoede@.service:
            cp $confdir/example.conf.sample $confdir/disk0.conf    # edit AOEDE_ARGS
            systemctl enable --now aoede@disk0
+         or every export in one process (aoede.service, aoede daemon):
+           cp $tomlsample $confdir/aoede.toml    # edit; aoede daemon --check -c it
+           systemctl enable --now aoede
+         the aoe(3) tree at /run/aoe (settings: $confdir/tree.conf.sample):
+           systemctl enable --now aoede-tree
 EOF
 	;;
 freebsd)
@@ -324,6 +363,11 @@ install: exports start from rc.conf:
            sysrc aoede_enable=YES aoede_exports="disk0"
            sysrc aoede_disk0_flags="9 0 em0 /dev/ada1"
            service aoede start
+         or every export in one process (aoede daemon):
+           cp $tomlsample ${tomlsample%.sample}; sysrc aoede_enable=YES aoede_config=${tomlsample%.sample}
+         the aoe(3) tree at /var/run/aoe:
+           sysrc aoede_tree_enable=YES aoede_tree_args="-i em0"
+           service aoede_tree start
 EOF
 	;;
 esac

@@ -68,6 +68,29 @@ export function writeNowait(fd: number, buf: Uint8Array, at: number, length: num
   return outcome(lib.symbols.pwritev2(fd, iovPtr, 1, position, RWF_NOWAIT));
 }
 
+/** Most buffers in one readvAt (the target merges at most this many contiguous reads). */
+export const MAX_IOV = 64;
+const iovs = new Uint32Array(new ArrayBuffer(16 * MAX_IOV));
+const iovsPtr = ptr(iovs);
+
+/**
+ * preadv into `bufs` (each filled whole, in order) from `position`: one system call
+ * for a run of contiguous sectors (a system call costs 2-3 µs on the bench VM, a
+ * 1 KiB copy far less). `nowait`: only if the data is cached (RWF_NOWAIT).
+ */
+export function readvAt(fd: number, bufs: readonly Uint8Array[], position: number, nowait: boolean): number {
+  if (lib === undefined || bufs.length > MAX_IOV) return UNSUPPORTED;
+  for (let i = 0; i < bufs.length; i++) {
+    const b = bufs[i]!;
+    const p = ptr(b);
+    iovs[4 * i] = p % 0x100000000;
+    iovs[4 * i + 1] = Math.floor(p / 0x100000000);
+    iovs[4 * i + 2] = b.length;
+    iovs[4 * i + 3] = 0;
+  }
+  return outcome(lib.symbols.preadv2(fd, iovsPtr, bufs.length, position, nowait ? RWF_NOWAIT : 0));
+}
+
 /** pread now, waiting if need be: for files on memory file systems, where nothing waits for a disk. */
 export function readAt(fd: number, buf: Uint8Array, at: number, length: number, position: number): number {
   if (lib === undefined) return UNSUPPORTED;

@@ -38,6 +38,9 @@ const common = {
   getifaddrs: { args: ["ptr"], returns: "i32" },
   getpagesize: { args: [], returns: "i32" },
   freeifaddrs: { args: ["ptr"], returns: "void" },
+  // MAP_FAILED ((void *)-1) comes back as a BigInt, a mapping as a number
+  mmap: { args: ["ptr", "u64", "i32", "i32", "i32", "i64"], returns: "ptr" },
+  munmap: { args: ["ptr", "u64"], returns: "i32" },
 } as const satisfies Record<string, FFIFunction>;
 
 const linuxOnly = {

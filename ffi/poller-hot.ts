@@ -10,7 +10,10 @@
  *     (a window-1 client's next request arrives within tens of microseconds; sleeping
  *     would cost a wake-up per request);
  *   - then block in poll() for at most `blockMs`, and end the turn: timers, signal
- *     handlers and Bun's sockets are late by at most that much while traffic lasts;
+ *     handlers and Bun's sockets are late by at most that much while traffic lasts.
+ *     Only if the turn before found nothing either (so that immediates queued by the
+ *     last batch's work, such as replies, have run), and only if nothing this thread
+ *     waits for is outside the set (mayBlock): otherwise hand the set back;
  *   - nothing for `idleMs`: hand the set back to the worker (cold: 0 % CPU).
  *
  * Costs: up to `spinUs` of CPU after each burst, one poll() per turn, and a blocked
@@ -44,6 +47,12 @@ export interface HotCallbacks {
   handBack(): void;
   /** false once the poller is closed or watches nothing */
   alive(): boolean;
+  /**
+   * false while work this thread waits for is outside the descriptor set (a thread-pool
+   * read or write): blocking in poll() would delay its completion, so the set goes cold
+   * instead and Bun's loop waits for everything.
+   */
+  mayBlock(): boolean;
 }
 
 export class HotPhase {
@@ -52,6 +61,8 @@ export class HotPhase {
   #active = false;
   #stopped = false;
   #lastReady = 0;
+  /** the previous turn ended without a ready descriptor */
+  #quietTurn = false;
   #n = 0;
   #dirty = true;
   #fds: number[] = [];
@@ -80,6 +91,7 @@ export class HotPhase {
   enter(): boolean {
     if (this.#stopped || this.#settings.idleMs <= 0 || this.#active) return false;
     this.#active = true;
+    this.#quietTurn = false;
     this.#lastReady = performance.now();
     setImmediate(this.#turn);
     return true;
@@ -123,7 +135,16 @@ export class HotPhase {
       if (this.#dirty) this.#rebuild();
       const quiet = performance.now() - this.#lastReady;
       if (quiet >= idleMs) return this.#cool();
-      const timeout = quiet * 1000 < spinUs ? 0 : blockMs;
+      let timeout = 0;
+      if (quiet * 1000 >= spinUs) {
+        if (!cb.mayBlock()) return this.#cool();
+        if (!this.#quietTurn) {
+          // one more turn first: what the last batch queued with setImmediate runs before we block
+          this.#quietTurn = true;
+          break;
+        }
+        timeout = blockMs;
+      }
       const r = libc.poll(this.#pollBytes, this.#n, timeout);
       if (r < 0) {
         if (errno() === Errno.EINTR) continue;
@@ -131,6 +152,7 @@ export class HotPhase {
       }
       if (r > 0) {
         this.#lastReady = performance.now();
+        this.#quietTurn = false;
         this.batches++;
         const n = this.#n;
         const fds = this.#pollFd;

@@ -79,6 +79,7 @@ export class Poller {
   onFatal: ((error: Error) => void) | undefined;
   readonly #workerUrl: URL;
   readonly #hot: HotPhase;
+  #otherWork = 0;
 
   constructor(opts: { workerUrl?: URL; hot?: Partial<HotSettings> } = {}) {
     // A compiled binary finds this file only if the build embedded it (scripts/build.ts).
@@ -88,6 +89,7 @@ export class Poller {
       drained: () => this.#runDrained(),
       handBack: () => this.#handBack(),
       alive: () => !this.#closed && this.#handlers.size > 0,
+      mayBlock: () => this.#otherWork === 0,
     });
   }
 
@@ -128,6 +130,21 @@ export class Poller {
     this.#hot.setFds(this.#handlers.keys());
     this.#publish();
     if (this.#handlers.size === 0) this.#worker?.unref();
+  }
+
+  /**
+   * Say that this thread waits for work outside the descriptor set (a thread-pool
+   * transfer): until the returned function is called, the hot phase does not block in
+   * poll() but hands the set back, so that the completion is not delayed.
+   */
+  expectOtherWork(): () => void {
+    this.#otherWork++;
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      this.#otherWork--;
+    };
   }
 
   /** Run `cb` after each wake's handlers; returns the unsubscribe function. */

@@ -66,7 +66,11 @@ export interface RawLink extends LinkInfo {
   /**
    * Most frames one receive() call returns (the `batch` option). A call that took
    * fewer found the socket empty, so the loop need not ask again in this round.
-   * Optional: without it the loop asks until receive() returns nothing.
+   * 0: ask until receive() returns nothing. A link whose empty receive() costs no
+   * syscall (the Linux ring) says so, and needs it: each receive() hands the previous
+   * batch's ring slots back, so the last batch goes back only with the receive()
+   * that finds nothing, and until then poll() keeps reporting the descriptor ready.
+   * (Absent, src/net/loop.ts takes one receive() per wake.)
    */
   readonly batchSize?: number;
   /** Send one frame; frames under 60 bytes go out zero-padded. False when the kernel had no room (dropped). */
@@ -81,7 +85,7 @@ export interface RawLink extends LinkInfo {
   /** Re-read the MTU (after `ip link set mtu`) and re-size the receive slots to it. */
   refresh(): void;
   readonly stats: Readonly<LinkStats>;
-  /** Frames the kernel dropped for want of receive-buffer room since open (cumulative). */
+  /** Frames the kernel dropped for want of receive-buffer room (or a free ring slot) since open (cumulative). */
   kernelDrops(): number;
   /** Call `cb` once when the link closes (the loop uses it to stop polling); returns the unsubscribe function. */
   onClose?(cb: () => void): () => void;

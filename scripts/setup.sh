@@ -19,8 +19,9 @@ if [ "${1:-}" = "--test" ]; then
   want file file
   want groff groff-base
   want man man-db
-  # test/soak: the flood sender and the EIO file are C (soak/*.c); the EIO file is FUSE
-  want cc gcc; want pkg-config pkg-config; [ -e /usr/include/fuse3/fuse.h ] || need_apt+=(libfuse3-dev)
+  want cc gcc; want cc libc6-dev  # bench/native: the bench's C load generator and null target
+  # test/soak: the flood sender and the EIO file (FUSE) are C too (soak/*.c)
+  want pkg-config pkg-config; [ -e /usr/include/fuse3/fuse.h ] || need_apt+=(libfuse3-dev)
 fi
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then

@@ -1,6 +1,9 @@
 /**
  * The Linux backend of RawLink: an AF_PACKET SOCK_RAW socket bound to one interface
- * and to ethertype 0x88A2, non-blocking, drained with recvmmsg and fed with sendmmsg.
+ * and to ethertype 0x88A2, non-blocking, fed with sendmmsg. Frames are received from
+ * a TPACKET_V2 ring read in place (linux/rxring.ts), or with recvmmsg into buffers
+ * of our own when the ring cannot be had (old kernel, ENOMEM) or is turned off
+ * (option rxRing: false, or AOEDE_RX_RING=0 in the environment).
  */
 import { CloseListeners } from "../close-listeners.ts";
 import { ptr } from "bun:ffi";
@@ -20,6 +23,7 @@ import {
 } from "./ifreq.ts";
 import { MMSGHDR_LEN, MmsgArray } from "./mmsg.ts";
 import { withNetns } from "./netns.ts";
+import { RxRing, ringFramesFor } from "./rxring.ts";
 
 export const ETHERTYPE_AOE = 0x88a2;
 const ETH_HLEN = 14;
@@ -120,6 +124,23 @@ export interface PacketLinkOptions extends RawLinkOptions {
   protocol?: number;
   /** attach the AoE-only BPF filter; default true */
   filter?: boolean;
+  /**
+   * receive through a TPACKET_V2 ring (falling back to recvmmsg if the kernel refuses
+   * it); default true unless the environment has AOEDE_RX_RING=0
+   */
+  rxRing?: boolean;
+  /** ring slots; default from the MTU and bufferFrames (linux/rxring.ts ringFramesFor) */
+  rxRingFrames?: number;
+  /** ring: reuse one view per slot while frame lengths repeat; default true (false: a subarray per frame) */
+  rxRingReuseViews?: boolean;
+}
+
+/** How a link receives: the mmap'd ring, or recvmmsg copies. */
+export type ReceiveMode = "ring" | "recvmmsg";
+
+/** The ring unless the caller or AOEDE_RX_RING=0 says no. */
+function wantsRing(opts: PacketLinkOptions): boolean {
+  return opts.rxRing ?? process.env.AOEDE_RX_RING !== "0";
 }
 
 export const ETH_P_ALL = 3;
@@ -139,6 +160,11 @@ export class PacketLink implements RawLink {
   #kernelDrops = 0;
   readonly #batch: number;
   readonly #bufferFrames: number;
+  readonly #ringOpts: { frames?: number; reuseViews?: boolean } | undefined;
+  /** the receive ring; undefined: recvmmsg */
+  #ring: RxRing | undefined;
+  /** why the ring was not used, when it was wanted */
+  #ringError: RawLinkError | undefined;
 
   // Receive side: one ArrayBuffer cut into slots; the mmsghdr array points into it.
   #slotSize = 0;
@@ -161,12 +187,13 @@ export class PacketLink implements RawLink {
     readonly index: number,
     readonly mac: Uint8Array,
     mtu: number,
-    opts: RawLinkOptions,
+    opts: PacketLinkOptions,
   ) {
     this.#fd = fd;
     this.#mtu = mtu;
     this.#batch = Math.max(1, opts.batch ?? 64);
     this.#bufferFrames = Math.max(2, opts.bufferFrames ?? 16);
+    this.#ringOpts = wantsRing(opts) ? { frames: opts.rxRingFrames, reuseViews: opts.rxRingReuseViews } : undefined;
     this.#layoutReceive();
   }
 
@@ -174,6 +201,7 @@ export class PacketLink implements RawLink {
   static open(name: string, opts: PacketLinkOptions = {}): PacketLink {
     return withNetns(opts.netns, () => {
       const fd = openSocket();
+      let link: PacketLink | undefined;
       try {
         const index = interfaceIndex(fd, name);
         const { hatype, mac } = interfaceHwaddr(fd, name);
@@ -190,19 +218,42 @@ export class PacketLink implements RawLink {
           // sockets' outgoing frames, which handlers must tolerate anyway.
           setIntOption(fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, 1);
         }
-        const link = new PacketLink(name, fd, index, mac, mtu, opts);
+        link = new PacketLink(name, fd, index, mac, mtu, opts);
         link.#sizeBuffers();
         bindTo(fd, index, name, opts.protocol ?? ETHERTYPE_AOE);
         return link;
       } catch (e) {
-        libc.close(fd);
+        // the link, once made, owns a mapped ring: its close() unmaps it too
+        if (link) link.close();
+        else libc.close(fd);
         throw e;
       }
     });
   }
 
+  /**
+   * recvmmsg: the batch size, so that the loop stops after a short batch (asking
+   * again costs a syscall). Ring: 0, so that the loop asks until receive() returns
+   * nothing — free with a ring, and it hands the last batch's slots back to the
+   * kernel before the poller polls again (a held slot keeps POLLIN raised).
+   */
   get batchSize(): number {
-    return this.#batch;
+    return this.#ring ? 0 : this.#batch;
+  }
+
+  /** "ring" when frames are read in place from the TPACKET_V2 ring, else "recvmmsg". */
+  get receiveMode(): ReceiveMode {
+    return this.#ring ? "ring" : "recvmmsg";
+  }
+
+  /** Why the ring was wanted but not set up (the link then uses recvmmsg). */
+  get ringError(): RawLinkError | undefined {
+    return this.#ringError;
+  }
+
+  /** The ring's shape (slot size, count, bytes mapped), when there is one. */
+  get ring(): RxRing | undefined {
+    return this.#ring;
   }
 
   get fd(): number {
@@ -221,6 +272,20 @@ export class PacketLink implements RawLink {
   }
 
   #layoutReceive(): void {
+    if (this.#ringOpts) {
+      try {
+        this.#ring = RxRing.attach(this.#fd, this.#mtu, {
+          frames: this.#ringOpts.frames ?? ringFramesFor(this.#mtu, this.#bufferFrames),
+          batch: this.#batch,
+          reuseViews: this.#ringOpts.reuseViews,
+        });
+        this.#ringError = undefined;
+        return;
+      } catch (e) {
+        if (!(e instanceof RawLinkError)) throw e;
+        this.#ringError = e; // recvmmsg below
+      }
+    }
     this.#slotSize = slotSizeFor(this.#mtu);
     this.#slots = new Uint8Array(new ArrayBuffer(this.#slotSize * this.#batch));
     this.#recvMsgs = new MmsgArray(this.#batch);
@@ -235,6 +300,14 @@ export class PacketLink implements RawLink {
   }
 
   receive(): Uint8Array[] {
+    const ring = this.#ring;
+    if (ring) {
+      const truncated = ring.truncated;
+      const got = ring.receive();
+      this.stats.received += got.length;
+      this.stats.truncated += ring.truncated - truncated;
+      return got;
+    }
     const frames = this.#frames;
     frames.length = 0;
     if (this.#fd < 0) return frames;
@@ -349,10 +422,29 @@ export class PacketLink implements RawLink {
     const mtu = interfaceMtu(this.#fd, this.name);
     if (mtu === this.#mtu) return;
     this.#mtu = mtu;
+    this.#ring?.unmap();
+    this.#ring = undefined;
     this.#layoutReceive();
     this.#sizeBuffers();
+    if (this.#ring) {
+      // Between the old ring (or none) and the new one, frames queued on the socket
+      // the ordinary way; a ring never reads them and they would keep poll() ready:
+      // drop them (AoE retransmits), counted as kernel drops.
+      this.#kernelDrops += this.#discardQueued();
+    }
   }
 
+  #discardQueued(): number {
+    const scratch = new Uint8Array(new ArrayBuffer(64));
+    let n = 0;
+    while (libc.recvfrom(this.#fd, scratch, scratch.length, MSG_DONTWAIT | MSG_TRUNC, null, null) >= 0) n++;
+    return n;
+  }
+
+  /**
+   * Frames the kernel dropped since open (cumulative): receive buffer or, with the
+   * ring, no free slot (PACKET_STATISTICS counts both).
+   */
   kernelDrops(): number {
     if (this.#fd >= 0) {
       // struct tpacket_stats {u32 packets; u32 drops}; reading resets the kernel's counters.
@@ -373,6 +465,9 @@ export class PacketLink implements RawLink {
   close(): void {
     if (this.#fd < 0) return;
     this.#closeListeners.fire();
+    // Views handed out become empty, the mapping goes, then the socket (and the ring).
+    this.#ring?.unmap();
+    this.#ring = undefined;
     libc.close(this.#fd);
     this.#fd = -1;
   }

@@ -187,3 +187,29 @@ export function parseIdentify(sector: Uint8Array): IdentifyData {
     writeCache: (getWord(sector, 85) & WRITE_CACHE_BIT) !== 0,
   };
 }
+
+/**
+ * Plan 9 libfis's feature words for an IDENTIFY sector (idfeat), in its bit
+ * order: lba (word 49 bit 9), llba (lba and word 83|86 bit 10), smart and nop
+ * (word 82 bits 0 and 14) and power (word 83 bit 3) when word 83 is valid,
+ * ata8 (word 80 bit 8, 0xffff read as 0), sct (word 206 bit 0). atapi and
+ * atapi16 come from the SATA signature, which AoE does not carry: never set.
+ */
+export function featureNames(sector: Uint8Array): string[] {
+  if (sector.length < SECTOR_SIZE) throw shortError("identify", SECTOR_SIZE, sector.length);
+  const names: string[] = [];
+  const lba = (getWord(sector, 49) & (1 << 9)) !== 0;
+  if (lba) names.push("lba");
+  if (lba && ((getWord(sector, 83) | getWord(sector, 86)) & LBA48_BIT) !== 0) names.push("llba");
+  const w83 = getWord(sector, 83);
+  if (w83 >> 14 === 1) {
+    const w82 = getWord(sector, 82);
+    if (w82 & 1) names.push("smart");
+    if (w83 & (1 << 3)) names.push("power");
+    if (w82 & (1 << 14)) names.push("nop");
+  }
+  const w80 = getWord(sector, 80);
+  if (w80 !== 0xffff && w80 & (1 << 8)) names.push("ata8");
+  if (getWord(sector, 206) & 1) names.push("sct");
+  return names;
+}

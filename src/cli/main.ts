@@ -30,6 +30,10 @@ export const main = defineCommand({
     write: lazy(() => import("./write.ts")),
     demo: lazy(() => import("./demo.ts")),
     bench: lazy(() => import("./bench.ts")),
+    daemon: lazy(() => import("./daemon.ts")),
+    ctl: lazy(() => import("./ctl.ts")),
+    top: lazy(() => import("./top.ts")),
+    mount: lazy(() => import("./mount.ts")),
   },
 });
 

@@ -4,6 +4,7 @@
  * larger than the room left on the device is refused before anything is
  * sent; a short or failed copy is an error that says how far it got.
  */
+import { expectOtherWork } from "../net/loop.ts";
 import { defineCommand } from "citty";
 import { closeSync, fstatSync, openSync, readSync } from "node:fs";
 import { commonArgs, commonOptions, parseSize, runCommand, UsageError } from "../initiator/cliutil.ts";
@@ -30,7 +31,9 @@ function stdinSource(): (max: number) => Promise<Uint8Array> {
   let rest: Uint8Array = new Uint8Array(0);
   return async (max) => {
     if (rest.length === 0) {
-      const r = await reader.read();
+      // a read that Bun's loop completes: the poller's hot phase must not sit in poll() meanwhile
+      const release = expectOtherWork();
+      const r = await reader.read().finally(release);
       if (r.done) return new Uint8Array(0);
       rest = r.value;
     }

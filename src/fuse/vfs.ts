@@ -75,4 +75,11 @@ export interface Vfs {
    * dentry cache (NOTIFY_INVAL_ENTRY) from a safe place. Set by the server.
    */
   onInvalidate?: (parent: number, name: string) => void;
+  /**
+   * unlink(2) of a file. Optional: without it UNLINK answers EPERM. `rm -r DIR`
+   * unlinks DIR's files before its rmdir and gives up on DIR when one fails, so a
+   * directory that `rm -r` should remove needs this to succeed for its files (even as
+   * a no-op until the rmdir).
+   */
+  unlink?(parent: number, name: string): void;
 }

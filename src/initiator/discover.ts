@@ -31,7 +31,7 @@ export interface DiscoverOptions {
 /** Rebroadcast this often while gathering: one lost broadcast must not hide a target. */
 const REBROADCAST_MS = 250;
 
-function queryConfigFrame(nl: NetLink, tag: number, shelf: number, slot: number): Uint8Array {
+export function queryConfigFrame(nl: NetLink, tag: number, shelf: number, slot: number): Uint8Array {
   const f = newFrame(60);
   encodeHeader(
     { dst: BROADCAST_MAC, src: nl.mac, version: AOE_VERSION, flags: 0, error: 0, major: shelf, minor: slot, command: Command.QueryConfig, tag },

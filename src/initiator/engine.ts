@@ -19,12 +19,12 @@
  * window but does not count against the path.
  */
 import type { RawLink } from "../../ffi/rawlink.ts";
-import { AtaCmd, AtaErrorBit, AtaFlag, AtaStatus, AOE_VERSION, Command, Flag, SECTOR_SIZE } from "../aoe/constants.ts";
+import { AtaCmd, AtaFlag, AtaStatus, AOE_VERSION, Command, Flag, SECTOR_SIZE } from "../aoe/constants.ts";
 import { decodeAta, encodeAta, ATA_DATA_OFFSET } from "../aoe/ata.ts";
 import { decodeConfig } from "../aoe/config.ts";
 import { DecodeError } from "../aoe/errors.ts";
 import { decodeHeader, encodeHeader, HEADER_LEN, type Header } from "../aoe/header.ts";
-import { macEquals } from "../aoe/mac.ts";
+import { formatMac, macEquals } from "../aoe/mac.ts";
 import { newFrame } from "../aoe/frame.ts";
 import { parseIdentify } from "../aoe/identify.ts";
 import { NetLink } from "./netlink.ts";
@@ -45,6 +45,8 @@ import { isUserTag, TagAllocator } from "./tag.ts";
 import { JUMBO_BYTES, Target } from "./target.ts";
 import { targetKey } from "./name.ts";
 import { aoeErrorText, ataErrorText } from "./errors.ts";
+import { flushSpec, identifySpec } from "./ata-commands.ts";
+import { lossOf, type Loss } from "./loss.ts";
 
 /** What the engine needs of the event loop (src/net/loop.ts). */
 export interface FrameLoop {
@@ -90,7 +92,7 @@ export class Initiator {
   private timer: ReturnType<typeof setInterval> | undefined;
   private closed = false;
   private judging = false;
-  private readonly detachers: (() => void)[] = [];
+  private readonly detachers = new Map<NetLink, () => void>();
   private readonly log: (msg: string) => void;
   private readonly rttOptions: RttOptions | undefined;
 
@@ -102,10 +104,54 @@ export class Initiator {
     this.deadlineMs = opts.deadlineMs ?? DEFAULT_DEADLINE_MS;
     this.log = opts.log ?? (() => {});
     this.rttOptions = opts.rtt;
-    this.netlinks = links.map((l) => new NetLink(l));
-    for (const nl of this.netlinks) {
-      this.detachers.push(loop.attach(nl.link, (frame) => this.onFrame(frame, nl), () => this.onBatchEnd()));
+    this.netlinks = [];
+    for (const l of links) this.addLink(l);
+  }
+
+  /** Starts using one more interface (Plan 9's bind). */
+  addLink(link: RawLink): NetLink {
+    const nl = new NetLink(link);
+    this.netlinks.push(nl);
+    this.detachers.set(nl, this.loop.attach(link, (frame) => this.onFrame(frame, nl), () => this.onBatchEnd()));
+    return nl;
+  }
+
+  /**
+   * Stops using an interface (Plan 9's unbind): its paths are dropped and the
+   * frames in flight on them are resent at once on the targets' other paths.
+   * A target left with no path keeps its frames until abort() or their deadline.
+   * The link stays open (the caller's).
+   */
+  removeLink(nl: NetLink): void {
+    const i = this.netlinks.indexOf(nl);
+    if (i < 0) return;
+    this.netlinks.splice(i, 1);
+    this.detachers.get(nl)?.();
+    this.detachers.delete(nl);
+    const now = performance.now();
+    for (const t of this.targets.values()) {
+      const gone = t.paths.removeNetlink(nl);
+      if (gone.length === 0) continue;
+      for (const f of [...t.inflight]) {
+        const last = f.last;
+        if (!gone.includes(last.path)) continue;
+        if (last.live) last.live = false;
+        const next = t.paths.pick(now);
+        if (next) this.resendOn(t, f, next, now);
+      }
     }
+    this.sendQueued();
+  }
+
+  /** Fails every request queued or in flight on `t` (Plan 9's downdev). */
+  abort(t: Target, e: Error): void {
+    for (const r of [...t.queue, ...[...t.inflight].map((f) => f.req)]) this.fail(t, r, e);
+  }
+
+  /** Forgets a target (Plan 9's remove): its requests fail with `e`. */
+  forget(t: Target, e: Error): void {
+    this.abort(t, e);
+    this.targets.delete(targetKey(t.shelf, t.slot));
   }
 
   /** Detaches from the loop and fails whatever is still in flight. The links stay open (the caller's). */
@@ -118,7 +164,7 @@ export class Initiator {
         this.fail(t, r, new InitiatorError("closed", "initiator closed"));
       }
     }
-    for (const d of this.detachers) d();
+    for (const d of this.detachers.values()) d();
   }
 
   // ---- targets and discovery support --------------------------------------------------------
@@ -202,48 +248,18 @@ export class Initiator {
     return this.submit(t, new CommandRequest(spec) as CommandRequest<unknown>) as Promise<T>;
   }
 
-  /** IDENTIFY DEVICE: the 512 bytes (also kept on the target). */
+  /** IDENTIFY DEVICE: the 512 bytes (also kept on the target, which is then up). */
   async identify(t: Target): Promise<Uint8Array> {
-    const raw = await this.command(t, {
-      command: Command.ATA,
-      encode: (out) =>
-        encodeAta({ aflags: 0, errFeature: 0, sectorCount: 1, cmdStatus: AtaCmd.Identify, lba: 0xa0 * 2 ** 24 }, out),
-      accept: (reply) => {
-        const a = decodeAta(reply);
-        if (a.cmdStatus & AtaStatus.failureMask) {
-          throw new InitiatorError("ata", `${t.name}: IDENTIFY failed: ${ataErrorText(a.cmdStatus, a.errFeature)}`);
-        }
-        if (a.data.length < SECTOR_SIZE) return IGNORE; // runt: wait for the resend
-        return a.data.slice(0, SECTOR_SIZE);
-      },
-    });
+    const raw = await this.command(t, identifySpec(t));
     t.identifyRaw = raw;
     t.identify = parseIdentify(raw);
+    t.up = true;
     return raw;
   }
 
-  /**
-   * FLUSH CACHE (EXT on LBA48 devices): written data is on stable storage when
-   * it answers. Resolves false when the target aborts it (does not support it).
-   */
+  /** FLUSH CACHE (EXT): resolves false when the target does not support it. */
   flush(t: Target): Promise<boolean> {
-    const ext = t.identify?.flushExt ?? false;
-    return this.command(t, {
-      command: Command.ATA,
-      encode: (out) =>
-        encodeAta(
-          { aflags: ext ? AtaFlag.Ext : 0, errFeature: 0, sectorCount: 0, cmdStatus: ext ? AtaCmd.FlushExt : AtaCmd.Flush, lba: ext ? 0 : 0xe0 * 2 ** 24 },
-          out,
-        ),
-      accept: (reply) => {
-        const a = decodeAta(reply);
-        if (a.cmdStatus & AtaStatus.failureMask) {
-          if (a.cmdStatus & AtaStatus.Err && a.errFeature & AtaErrorBit.Abrt) return false;
-          throw new InitiatorError("ata", `${t.name}: FLUSH CACHE failed: ${ataErrorText(a.cmdStatus, a.errFeature)}`);
-        }
-        return true;
-      },
-    });
+    return this.command(t, flushSpec(t));
   }
 
   private useLba48(t: Target, lba: number, sectors: number): boolean {
@@ -279,8 +295,7 @@ export class Initiator {
       if (!path) break;
       let frame: Frame;
       if (r instanceof IoRequest) {
-        const max = Math.min(path.maxSectors(), t.jumbo ? 255 : JUMBO_BYTES / SECTOR_SIZE);
-        const piece = r.take(Math.max(1, max));
+        const piece = r.take(t.frameSectors(path));
         if (!piece) continue;
         frame = new Frame(r, piece, this.buffer(t, path));
       } else {
@@ -409,7 +424,7 @@ export class Initiator {
     const r = f.req;
     if (r instanceof IoRequest) {
       if (h.flags & Flag.Error) {
-        return this.fail(t, r, new InitiatorError("aoe", `${t.name}: ${aoeErrorText(h.error)}`));
+        return this.fail(t, r, new InitiatorError("aoe", `${t.name}: ${aoeErrorText(h.error)}`, h.error));
       }
       let a;
       try {
@@ -447,7 +462,7 @@ export class Initiator {
     let v: unknown;
     try {
       if (h.flags & Flag.Error && c.spec.command === Command.ATA) {
-        throw new InitiatorError("aoe", `${t.name}: ${aoeErrorText(h.error)}`);
+        throw new InitiatorError("aoe", `${t.name}: ${aoeErrorText(h.error)}`, h.error);
       }
       v = c.spec.accept(frame, h);
     } catch (e) {
@@ -521,7 +536,7 @@ export class Initiator {
       if (t.inflight.size === 0) continue;
       busy = true;
       for (const f of t.inflight) {
-        if (lossOf(f, now) !== undefined || now - f.firstSentAt >= this.deadlineOf(f)) {
+        if (lossOf(f, now) !== undefined || now - f.firstSentAt >= this.deadlineOf(t, f)) {
           overdue = true;
           break;
         }
@@ -537,9 +552,11 @@ export class Initiator {
     }
   }
 
-  private deadlineOf(f: Frame): number {
+  /** How long a frame may go unanswered; copies on a `nofail` target retry forever (Plan 9's Dnofail). */
+  private deadlineOf(t: Target, f: Frame): number {
     const r = f.req;
-    return r instanceof CommandRequest && r.spec.deadlineMs !== undefined ? r.spec.deadlineMs : this.deadlineMs;
+    if (r instanceof CommandRequest) return r.spec.deadlineMs ?? this.deadlineMs;
+    return t.nofail ? Number.POSITIVE_INFINITY : this.deadlineMs;
   }
 
   private judge(): void {
@@ -552,7 +569,7 @@ export class Initiator {
       for (const f of [...t.inflight]) {
         if (!t.inflight.has(f)) continue;
         const r = f.req;
-        const deadline = this.deadlineOf(f);
+        const deadline = this.deadlineOf(t, f);
         if (now - f.firstSentAt >= deadline) {
           if (r instanceof CommandRequest && r.spec.onDeadline) {
             this.retire(t, f);
@@ -599,7 +616,7 @@ export class Initiator {
     const wasFailing = path.failing;
     if (loss === "rto") path.timedOut(now);
     if (!wasFailing && path.failing && t.paths.size > 1) {
-      this.log(`${t.name}: path ${path.netlink.name} -> ${hex(path.targetMac)} is failing; avoiding it`);
+      this.log(`${t.name}: path ${path.netlink.name} -> ${formatMac(path.targetMac)} is failing; avoiding it`);
     }
     t.window.lost(now, path.rtt.timeoutMs());
     if (f.dataBytes > JUMBO_BYTES) {
@@ -615,10 +632,13 @@ export class Initiator {
         );
       }
     }
-    const next = t.paths.pick(now, path) ?? path;
-    // The frame may have to shrink: a path with a smaller MTU, or the jumbo fallback.
+    this.resendOn(t, f, t.paths.pick(now, path) ?? path, now);
+  }
+
+  /** Sends `f` again on `next`, shrunk first if it no longer fits (a smaller MTU, the jumbo fallback). */
+  private resendOn(t: Target, f: Frame, next: Path, now: number): void {
     if (f.piece && f.req instanceof IoRequest) {
-      const max = Math.max(1, Math.min(next.maxSectors(), t.jumbo ? 255 : JUMBO_BYTES / SECTOR_SIZE));
+      const max = t.frameSectors(next);
       if (f.piece.sectors > max) {
         f.req.requeue(split(f.piece, max));
         if (!t.queue.includes(f.req)) t.queue.unshift(f.req);
@@ -632,26 +652,4 @@ export class Initiator {
   get inflightTags(): number {
     return this.byTag.size;
   }
-}
-
-type Loss = "rto" | "rack";
-
-/** Least time (ms) a frame must be out, beyond the round trip, before later replies declare it lost. */
-const REORDER_MIN_MS = 1;
-
-/** Whether the last transmission of `f` is lost by now, and how we know. */
-function lossOf(f: Frame, now: number): Loss | undefined {
-  const last = f.last;
-  const path = last.path;
-  const age = now - last.sentAt;
-  if (age >= path.rtt.timeoutMs()) return "rto";
-  if (last.sentAt < path.latestAnsweredSentAt && path.rtt.samples > 0) {
-    const srtt = path.rtt.srtt;
-    if (age >= srtt + Math.max(REORDER_MIN_MS, srtt / 4)) return "rack";
-  }
-  return undefined;
-}
-
-function hex(mac: Uint8Array): string {
-  return [...mac.subarray(0, 6)].map((b) => b.toString(16).padStart(2, "0")).join(":");
 }

@@ -115,6 +115,17 @@ export class PathSet {
     return p;
   }
 
+  /** Drops every path through `netlink` (unbind); returns them. */
+  removeNetlink(netlink: NetLink): Path[] {
+    const gone = this.paths.filter((p) => p.netlink === netlink);
+    if (gone.length === 0) return gone;
+    const keep = this.paths.filter((p) => p.netlink !== netlink);
+    this.paths.length = 0;
+    this.paths.push(...keep);
+    this.next = 0;
+    return gone;
+  }
+
   find(netlink: NetLink, targetMac: Uint8Array): Path | undefined {
     return this.paths.find((p) => p.netlink === netlink && macEquals(p.targetMac, targetMac));
   }

@@ -32,6 +32,8 @@ export class InitiatorError extends Error {
   constructor(
     readonly code: "deadline" | "aoe" | "ata" | "closed" | "no-path" | "protocol",
     message: string,
+    /** with code "aoe": the AoE error number of the reply */
+    readonly aoeError?: number,
   ) {
     super(message);
     this.name = "InitiatorError";

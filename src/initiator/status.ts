@@ -16,6 +16,8 @@ export interface DevlinkStatus {
   rttavg: number;
   /** current resend timeout, ms */
   mintimer: number;
+  /** data bytes per frame the target advertised on this interface (Query Config sector count x 512) */
+  datamtu: number;
   /** the local interface name */
   nlPath: string;
   /** the local interface's MAC */
@@ -23,7 +25,7 @@ export interface DevlinkStatus {
   /** "up", and "jumbo" when its MTU carries more than 1024 data bytes */
   nlFlags: string[];
   nlLostjumbo: number;
-  /** data bytes per frame the interface MTU allows */
+  /** the local interface's MTU */
   nlDatamtu: number;
 }
 
@@ -43,12 +45,16 @@ export interface TargetStatus {
   nframes: number;
   /** data bytes per frame */
   maxbcnt: number;
+  /** cap set by the mtu/maxbno verbs; 100000 when unset */
+  maxmtu: number;
   /** firmware version from Query Config */
   fw: number;
   model: string;
   serial: string;
   firmware: string;
-  /** llba, up, jumbo */
+  /** Plan 9 libfis feature words from IDENTIFY: lba, llba, smart, power, nop, ata8, sct */
+  features: string[];
+  /** up, jumbo, nofail */
   flags: string[];
   /** device size in bytes */
   sizeBytes: number;

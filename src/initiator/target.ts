@@ -4,9 +4,9 @@
  * queued on it.
  */
 import { SECTOR_SIZE } from "../aoe/constants.ts";
-import type { IdentifyData } from "../aoe/identify.ts";
+import { featureNames, type IdentifyData } from "../aoe/identify.ts";
 import { formatTargetName } from "./name.ts";
-import { PathSet } from "./path.ts";
+import { PathSet, type Path } from "./path.ts";
 import type { Frame, Request } from "./request.ts";
 import type { DevlinkStatus, TargetStatus } from "./status.ts";
 import { Window } from "./window.ts";
@@ -14,6 +14,10 @@ import type { NetLink } from "./netlink.ts";
 
 /** Frames of more than this many data bytes are "jumbo" (Plan 9's Dbcnt). */
 export const JUMBO_BYTES = 1024;
+/** Plan 9's Maxmtu: no data-bytes cap set by the `mtu` or `maxbno` verbs. */
+export const NO_MAXMTU = 100000;
+/** Most sectors one AoE ATA frame can ask for (the sector count is one byte). */
+const MAX_FRAME_SECTORS = 255;
 
 export class Target {
   readonly paths = new PathSet();
@@ -28,8 +32,14 @@ export class Target {
   /** IDENTIFY, once asked */
   identify?: IdentifyData;
   identifyRaw?: Uint8Array;
-  /** false after the lostjumbo fallback to 1024-byte frames */
+  /** false after the lostjumbo fallback to 1024-byte frames, or the `jumbo` verb (Plan 9's Djumbo) */
   jumbo = true;
+  /** IDENTIFY answered and nothing downed it since (Plan 9's Dup) */
+  up = false;
+  /** copies never time out (Plan 9's Dnofail) */
+  nofail = false;
+  /** data bytes per frame at most, set by the `mtu`/`maxbno` verbs (Plan 9's maxmtu) */
+  maxmtu = NO_MAXMTU;
   /** copies in progress (Plan 9's nopen) */
   nopen = 0;
   /** frames in flight */
@@ -61,10 +71,26 @@ export class Target {
     return this.identify ? this.identify.sectors * SECTOR_SIZE : undefined;
   }
 
-  /** Most sectors per frame right now: every healthy path's limit, 2 after the jumbo fallback. */
+  /** The target's own cap on sectors per frame: 2 without jumbo, and the `mtu` verb's. */
+  private capSectors(): number {
+    const cap = this.jumbo ? MAX_FRAME_SECTORS : JUMBO_BYTES / SECTOR_SIZE;
+    return Math.max(1, Math.min(cap, Math.floor(this.maxmtu / SECTOR_SIZE)));
+  }
+
+  /** Most sectors per frame right now: every healthy path's limit and the caps (Plan 9's maxbcnt / 512). */
   maxSectors(): number {
+    return Math.min(this.paths.maxSectors(), this.capSectors());
+  }
+
+  /** Sectors one frame on `path` may carry. */
+  frameSectors(path: Path): number {
+    return Math.max(1, Math.min(path.maxSectors(), this.capSectors()));
+  }
+
+  /** Data bytes per frame the paths allow, caps aside (Plan 9's devmaxdata; 1024 with no path). */
+  devMaxData(): number {
     const m = this.paths.maxSectors();
-    return this.jumbo ? m : Math.min(m, JUMBO_BYTES / SECTOR_SIZE);
+    return m > 0 ? m * SECTOR_SIZE : JUMBO_BYTES;
   }
 
   /** Local interfaces with a path to this target, in the order first seen. */
@@ -76,9 +102,9 @@ export class Target {
 
   status(): TargetStatus {
     const flags: string[] = [];
-    if (this.identify?.lba48) flags.push("llba");
-    flags.push("up");
-    if (this.jumbo && this.maxSectors() * SECTOR_SIZE > JUMBO_BYTES) flags.push("jumbo");
+    if (this.up) flags.push("up");
+    if (this.jumbo) flags.push("jumbo");
+    if (this.nofail) flags.push("nofail");
     const devlinks: DevlinkStatus[] = this.netlinks().map((nl) => {
       const ps = this.paths.paths.filter((p) => p.netlink === nl);
       let npkt = 0;
@@ -86,6 +112,7 @@ export class Target {
       let srttSum = 0;
       let sampled = 0;
       let timeout = 0;
+      let datamtu = 0;
       for (const p of ps) {
         npkt += p.npkt;
         resent += p.resent;
@@ -94,6 +121,7 @@ export class Target {
           sampled++;
         }
         timeout = Math.max(timeout, p.rtt.timeoutMs());
+        datamtu = Math.max(datamtu, p.targetSectors * SECTOR_SIZE);
       }
       const nlFlags = ["up"];
       if (nl.dataMtu() > JUMBO_BYTES) nlFlags.push("jumbo");
@@ -104,27 +132,30 @@ export class Target {
         flags: ps.some((p) => !p.failing) ? ["up"] : [],
         rttavg: sampled ? srttSum / sampled : 0,
         mintimer: timeout,
+        datamtu,
         nlPath: nl.name,
         nlEa: nl.mac,
         nlFlags,
         nlLostjumbo: nl.lostJumbo,
-        nlDatamtu: nl.dataMtu(),
+        nlDatamtu: nl.link.mtu,
       };
     });
     return {
       name: this.name,
       shelf: this.shelf,
       slot: this.slot,
-      state: this.paths.paths.some((p) => !p.failing) ? "up" : "down",
+      state: this.up ? "up" : "down",
       nopen: this.nopen,
       nout: this.nout,
       nmaxout: this.window.size,
       nframes: this.window.cap,
       maxbcnt: this.maxSectors() * SECTOR_SIZE,
+      maxmtu: this.maxmtu,
       fw: this.firmware,
       model: this.identify?.model ?? "",
       serial: this.identify?.serial ?? "",
       firmware: this.identify?.firmware ?? "",
+      features: this.identifyRaw ? featureNames(this.identifyRaw) : [],
       flags,
       sizeBytes: this.sizeBytes ?? 0,
       config: new TextDecoder().decode(this.config),

@@ -251,3 +251,12 @@ export function sharedLoop(): EventLoop {
   if (!shared || shared.closed) shared = new EventLoop();
   return shared;
 }
+
+/**
+ * Say that this thread waits for something Bun's own loop completes (a thread-pool
+ * file transfer, a stream read): until the returned function is called, the poller's
+ * hot phase does not block the main thread in poll() (ffi/poller-hot.ts).
+ */
+export function expectOtherWork(): () => void {
+  return sharedPoller().expectOtherWork();
+}

@@ -1,4 +1,6 @@
-/** What an export did, for SIGUSR1, the exit line and tests (src/target/server.ts formats them). */
+/** Counters of one export (export.ts). */
+
+/** What the export did, for SIGUSR1 and tests. */
 export class ExportCounters {
   received = 0;
   notForUs = 0;

@@ -27,39 +27,29 @@ import {
   ConfigCmd,
   CONFIG_STRING_OFFSET,
   decodeAta,
-  decodeConfig,
   decodeHeader,
-  decodeMacMask,
-  decodeReserve,
   DecodeError,
-  DirectiveCmd,
   encodeAta,
-  encodeConfig,
   encodeHeader,
-  encodeMacMask,
-  encodeReserve,
   Flag,
   HEADER_LEN,
   isMulticast,
-  MacMaskCmd,
   MAX_CONFIG_LEN,
   newFrame,
   replyHeader,
-  ReserveCmd,
   SECTOR_SIZE,
   type AtaArg,
   type Header,
 } from "../aoe/index.ts";
-import { AccessControl, isStationMac, keyToMac, macKey } from "./access.ts";
+import { AccessControl, isStationMac, macKey } from "./access.ts";
 import { ioErrorBits, planAta, STATUS_ERR, STATUS_OK, type AtaDevice } from "./ata.ts";
+import { ExportCounters } from "./counters.ts";
 import { IoOp, IoQueue, type IoSlot } from "./io.ts";
+import { FIRMWARE_VERSION, Management } from "./management.ts";
+import type { Port, SendFrame, SendFrames } from "./port.ts";
 import type { StateStore } from "./state.ts";
 import type { Storage } from "./storage.ts";
 import { TagTracker, TagVerdict } from "./tags.ts";
-import { ExportCounters } from "./counters.ts";
-import { bytesEqual, startsWith } from "./bytes.ts";
-
-export { ExportCounters };
 
 /**
  * Replies leave as soon as this many are ready, not only at the end of the batch:
@@ -69,23 +59,26 @@ export { ExportCounters };
  */
 const EARLY_FLUSH_AT = 8;
 
-/** Firmware version announced in Query Config replies. */
-export const FIRMWARE_VERSION = 0x0001;
+export { FIRMWARE_VERSION };
 
-/** Sends one frame; the buffer may be reused as soon as it returns. */
-export type SendFrame = (frame: Uint8Array) => void;
-/** Sends frames in one go (sendmmsg); the buffers may be reused as soon as it returns. */
-export type SendFrames = (frames: Uint8Array[]) => void;
+export type { Port, SendFrame, SendFrames };
+export { ExportCounters };
+
+/** Most distinct initiators counted per export (`initiators`); more are counted as one. */
+const MAX_COUNTED_INITIATORS = 256;
 
 export interface ExportOptions {
   shelf: number;
   slot: number;
   storage: Storage;
-  /** our MAC on the link (replies come from it) */
+  /** our MAC on the link (replies come from it): the default port, with maxSectors, send and sendBatch */
   mac: Uint8Array;
   /** advertised buffer count and the most requests at the storage at once */
   bufcnt: number;
-  /** most sectors per ATA request, from the MTU */
+  /**
+   * most sectors per ATA request, from the MTU: the default port's, and the size of
+   * the request slots (ports added later advertise at most this many)
+   */
   maxSectors: number;
   identify: Uint8Array;
   access: AccessControl;
@@ -110,15 +103,18 @@ export class Export implements AtaDevice {
   readonly bufcnt: number;
   readonly counters = new ExportCounters();
   readonly access: AccessControl;
-  private config: Uint8Array;
-  private readonly mac: Uint8Array;
-  private readonly macKey: number;
+  /** Query Config, Mac Mask List, Reserve/Release (management.ts) */
+  private readonly mgmt: Management;
+  /** the port given to the constructor: where handle() without a port replies */
+  readonly defaultPort: Port;
+  /** the port of the frame being handled (handle() sets it; replies built synchronously use it) */
+  private port: Port;
+  /** ATA, config, mask and reserve requests per source MAC (48-bit key), for the monitor */
+  readonly initiators = new Map<number, number>();
   private readonly storage: Storage;
   private readonly io: IoQueue;
   private readonly state: StateStore | undefined;
   private readonly tags: TagTracker | undefined;
-  private readonly send: SendFrame;
-  private readonly sendBatch: SendFrames;
   /**
    * Storage replies wait here and leave together: at the end of the loop's batch
    * (flush() from onBatchEnd) or, for completions from the thread pool, once the
@@ -147,13 +143,39 @@ export class Export implements AtaDevice {
     this.identify = o.identify;
     this.bufcnt = o.bufcnt;
     this.access = o.access;
-    this.config = o.config.slice(0, MAX_CONFIG_LEN);
-    this.mac = o.mac.slice(0, 6);
-    this.macKey = macKey(this.mac);
+    // what the management commands use of this export, the current port included
+    const self = this;
+    this.mgmt = new Management(
+      {
+        shelf: this.shelf,
+        slot: this.slot,
+        bufcnt: this.bufcnt,
+        maxSectors: this.maxSectors,
+        counters: this.counters,
+        access: this.access,
+        get port() {
+          return self.port;
+        },
+        get scratch() {
+          return self.scratch;
+        },
+        reply: (out, end) => this.reply(out, end),
+        persistThenSend: (out, end) => this.persistThenSend(out, end),
+        aoeError: (h, error) => this.aoeError(h, error),
+      },
+      o.config,
+    );
+    const mac = o.mac.slice(0, 6);
+    this.defaultPort = {
+      mac,
+      macKey: macKey(mac),
+      maxSectors: o.maxSectors,
+      send: o.send,
+      sendBatch: o.sendBatch ?? ((frames) => frames.forEach(o.send)),
+    };
+    this.port = this.defaultPort;
     this.state = o.state;
     this.tags = o.tags;
-    this.send = o.send;
-    this.sendBatch = o.sendBatch ?? ((frames) => frames.forEach(o.send));
     this.warn = o.warn ?? (() => {});
     const frameLen = ATA_DATA_OFFSET + Math.max(this.maxSectors, 1) * SECTOR_SIZE;
     this.scratch = newFrame(Math.max(frameLen, CONFIG_STRING_OFFSET + MAX_CONFIG_LEN, HEADER_LEN + 4 + 255 * 8));
@@ -163,7 +185,7 @@ export class Export implements AtaDevice {
   }
 
   get configString(): Uint8Array {
-    return this.config;
+    return this.mgmt.config;
   }
 
   /** Requests at the storage or waiting for it. */
@@ -171,13 +193,27 @@ export class Export implements AtaDevice {
     return this.io.busy;
   }
 
-  /** Broadcast the unsolicited Query Config reply that announces the target. */
-  announce(): void {
+  /** Replace the Mac Mask list (the operator's word, as -m at start) and save it. */
+  setMasks(macs: readonly number[]): void {
+    this.access.setMasks(macs);
+    this.state
+      ?.save({ config: this.mgmt.config, masks: [...this.access.maskList], reservation: [...this.access.reservationList] })
+      .catch((e: Error) => this.warn(`could not save state to ${this.state!.file}: ${e.message}`));
+  }
+
+  /** Requests at the storage now. */
+  get inFlight(): number {
+    return this.io.inFlightCount;
+  }
+
+  /** Broadcast the unsolicited Query Config reply that announces the target (on `port`). */
+  announce(port: Port = this.defaultPort): void {
+    this.port = port;
     const out = this.scratch;
     encodeHeader(
       {
         dst: BROADCAST_MAC,
-        src: this.mac,
+        src: port.mac,
         version: AOE_VERSION,
         flags: Flag.Response,
         error: 0,
@@ -188,7 +224,7 @@ export class Export implements AtaDevice {
       },
       out,
     );
-    this.reply(out, this.encodeConfigInfo(ConfigCmd.Read, out));
+    this.reply(out, this.mgmt.encodeConfigInfo(ConfigCmd.Read, out));
   }
 
   /**
@@ -209,9 +245,10 @@ export class Export implements AtaDevice {
     }
   }
 
-  /** One received frame (a view valid only during this call). */
-  handle(frame: Uint8Array): void {
+  /** One received frame (a view valid only during this call), from `port`. */
+  handle(frame: Uint8Array, port: Port = this.defaultPort): void {
     if (this.stopping) return;
+    this.port = port;
     this.counters.received++;
     let h: Header;
     try {
@@ -230,7 +267,7 @@ export class Export implements AtaDevice {
     if (
       (h.major !== this.shelf && h.major !== BROADCAST_MAJOR) ||
       (h.minor !== this.slot && h.minor !== BROADCAST_MINOR) ||
-      (!isMulticast(h.dst) && macKey(h.dst) !== this.macKey)
+      (!isMulticast(h.dst) && macKey(h.dst) !== port.macKey)
     ) {
       this.counters.notForUs++;
       return;
@@ -240,17 +277,20 @@ export class Export implements AtaDevice {
       this.counters.masked++;
       return;
     }
+    const seen = this.initiators.get(src);
+    if (seen !== undefined) this.initiators.set(src, seen + 1);
+    else if (this.initiators.size < MAX_COUNTED_INITIATORS) this.initiators.set(src, 1);
     if (h.version !== AOE_VERSION) return this.aoeError(h, AoEError.UnsupportedVersion);
     try {
       switch (h.command) {
         case Command.ATA:
           return this.ata(h, src, frame);
         case Command.QueryConfig:
-          return this.queryConfig(h, frame);
+          return this.mgmt.queryConfig(h, frame);
         case Command.MacMask:
-          return this.macMask(h, frame);
+          return this.mgmt.macMask(h, frame);
         case Command.Reserve:
-          return this.reserve(h, src, frame);
+          return this.mgmt.reserve(h, src, frame);
         default:
           return this.aoeError(h, AoEError.UnrecognizedCommand);
       }
@@ -303,8 +343,9 @@ export class Export implements AtaDevice {
     slot.aflags = arg.aflags;
     slot.sectorCount = arg.sectorCount;
     slot.rawLba = arg.lba;
+    slot.port = this.port;
     // The header now, while the request is at hand: the receive buffer is reused.
-    encodeHeader(replyHeader(h, this.mac, this.shelf, this.slot), slot.frame);
+    encodeHeader(replyHeader(h, this.port.mac, this.shelf, this.slot), slot.frame);
     if (isWrite) slot.data.set(arg.data.subarray(0, count * SECTOR_SIZE));
     this.io.submit(slot);
   }
@@ -349,15 +390,24 @@ export class Export implements AtaDevice {
     if (this.outbox.length >= EARLY_FLUSH_AT) return this.flush();
     if (!this.flushScheduled) {
       this.flushScheduled = true;
-      setImmediate(this.flushSoon);
+      // a microtask: the replies of one batch of completions leave together, at once
+      queueMicrotask(this.flushSoon);
     }
   }
 
-  /** Send the storage replies waiting in the outbox, then free their slots. */
+  /** Send the storage replies waiting in the outbox, each on its port, then free their slots. */
   flush(): void {
-    if (this.outbox.length === 0) return;
+    const n = this.outbox.length;
+    if (n === 0) return;
     try {
-      this.sendBatch(this.outbox);
+      // one sendBatch per run of replies for the same port (one run with one port)
+      let start = 0;
+      for (let i = 1; i <= n; i++) {
+        const port = this.outboxSlots[start]!.port!;
+        if (i < n && this.outboxSlots[i]!.port === port) continue;
+        port.sendBatch(start === 0 && i === n ? this.outbox : this.outbox.slice(start, i));
+        start = i;
+      }
     } finally {
       this.outbox.length = 0;
       for (const slot of this.outboxSlots) this.io.release(slot);
@@ -367,120 +417,9 @@ export class Export implements AtaDevice {
 
   private ataReply(h: Header, arg: AtaArg, status: number, error: number, sectorCount: number, data?: Uint8Array): void {
     const out = this.scratch;
-    encodeHeader(replyHeader(h, this.mac, this.shelf, this.slot), out);
+    encodeHeader(replyHeader(h, this.port.mac, this.shelf, this.slot), out);
     const end = encodeAta({ aflags: arg.aflags, errFeature: error, sectorCount, cmdStatus: status, lba: arg.lba, data }, out);
     this.reply(out, end);
-  }
-
-  // ---- Query Config ----------------------------------------------------------
-
-  private queryConfig(h: Header, frame: Uint8Array): void {
-    const q = decodeConfig(frame);
-    this.counters.configCommands++;
-    const out = this.scratch;
-    switch (q.ccmd) {
-      case ConfigCmd.Read:
-        break;
-      case ConfigCmd.Test:
-        if (!bytesEqual(q.config, this.config)) return;
-        break;
-      case ConfigCmd.TestPrefix:
-        if (!startsWith(this.config, q.config)) return;
-        break;
-      case ConfigCmd.Set:
-        // vblade's rule: a set that would not change the string is no conflict
-        if (this.config.length !== 0 && !bytesEqual(q.config, this.config)) {
-          return this.configReply(h, q.ccmd, out, AoEError.ConfigStringPresent);
-        }
-        return this.setConfig(h, q.ccmd, q.config);
-      case ConfigCmd.ForceSet:
-        return this.setConfig(h, q.ccmd, q.config);
-      default:
-        return this.configReply(h, q.ccmd, out, AoEError.BadArgument);
-    }
-    this.configReply(h, q.ccmd, out, 0);
-  }
-
-  private setConfig(h: Header, ccmd: number, config: Uint8Array): void {
-    this.config = config;
-    // The reply acknowledges a durable change: build it now, send it once saved.
-    const out = newFrame(CONFIG_STRING_OFFSET + this.config.length);
-    encodeHeader(replyHeader(h, this.mac, this.shelf, this.slot), out);
-    const end = this.encodeConfigInfo(ccmd, out);
-    this.persistThenSend(out, end);
-  }
-
-  private configReply(h: Header, ccmd: number, out: Uint8Array, error: number): void {
-    if (error !== 0) this.counters.aoeErrors++;
-    encodeHeader(replyHeader(h, this.mac, this.shelf, this.slot, error), out);
-    this.reply(out, this.encodeConfigInfo(ccmd, out));
-  }
-
-  private encodeConfigInfo(ccmd: number, out: Uint8Array): number {
-    return encodeConfig(
-      {
-        bufferCount: this.bufcnt,
-        firmware: FIRMWARE_VERSION,
-        sectorCount: this.maxSectors,
-        aoeVersion: AOE_VERSION,
-        ccmd,
-        config: this.config,
-      },
-      out,
-    );
-  }
-
-  // ---- Mac Mask List ---------------------------------------------------------
-
-  private macMask(h: Header, frame: Uint8Array): void {
-    const m = decodeMacMask(frame);
-    this.counters.maskCommands++;
-    if (m.mcmd === MacMaskCmd.Read) return this.maskReply(h, this.scratch);
-    if (m.mcmd !== MacMaskCmd.Edit) return this.aoeError(h, AoEError.BadArgument);
-    const result = this.access.editMasks(m.directives.map((d) => ({ cmd: d.dcmd, mac: macKey(d.mac) })));
-    const out = newFrame(HEADER_LEN + 4 + 255 * 8);
-    if (result.ok) {
-      encodeHeader(replyHeader(h, this.mac, this.shelf, this.slot), out);
-      const end = encodeMacMask({ mcmd: m.mcmd, merror: 0, directives: this.maskDirectives() }, out);
-      return this.persistThenSend(out, end);
-    }
-    // The failing directive's index in the count, the directives echoed; the ones
-    // before it did apply, so the state is saved all the same.
-    encodeHeader(replyHeader(h, this.mac, this.shelf, this.slot), out);
-    const end = encodeMacMask({ mcmd: m.mcmd, merror: result.error, directives: m.directives, count: result.index }, out);
-    this.persistThenSend(out, end);
-  }
-
-  private maskReply(h: Header, out: Uint8Array): void {
-    encodeHeader(replyHeader(h, this.mac, this.shelf, this.slot), out);
-    this.reply(out, encodeMacMask({ mcmd: MacMaskCmd.Read, merror: 0, directives: this.maskDirectives() }, out));
-  }
-
-  private maskDirectives() {
-    return this.access.maskList.map((k) => ({ dcmd: DirectiveCmd.None, mac: keyToMac(k) }));
-  }
-
-  // ---- Reserve/Release -------------------------------------------------------
-
-  private reserve(h: Header, src: number, frame: Uint8Array): void {
-    const r = decodeReserve(frame);
-    this.counters.reserveCommands++;
-    if (r.rcmd === ReserveCmd.Read) return this.reserveReply(h, r.rcmd, this.scratch, 0);
-    if (r.rcmd !== ReserveCmd.Set && r.rcmd !== ReserveCmd.ForceSet) {
-      return this.reserveReply(h, r.rcmd, this.scratch, AoEError.BadArgument);
-    }
-    const result = this.access.reserve(src, r.macs.map((m) => macKey(m)), r.rcmd === ReserveCmd.ForceSet);
-    if (!result.ok) return this.reserveReply(h, r.rcmd, this.scratch, result.aoeError);
-    const out = newFrame(HEADER_LEN + 2 + 255 * 6);
-    encodeHeader(replyHeader(h, this.mac, this.shelf, this.slot), out);
-    const end = encodeReserve({ rcmd: r.rcmd, macs: this.access.reservationList.map(keyToMac) }, out);
-    this.persistThenSend(out, end);
-  }
-
-  private reserveReply(h: Header, rcmd: number, out: Uint8Array, error: number): void {
-    if (error !== 0) this.counters.aoeErrors++;
-    encodeHeader(replyHeader(h, this.mac, this.shelf, this.slot, error), out);
-    this.reply(out, encodeReserve({ rcmd, macs: this.access.reservationList.map(keyToMac) }, out));
   }
 
   // ---- replies ---------------------------------------------------------------
@@ -489,30 +428,31 @@ export class Export implements AtaDevice {
   private aoeError(h: Header, error: number, arg?: AtaArg): void {
     this.counters.aoeErrors++;
     const out = this.scratch;
-    let end = encodeHeader(replyHeader(h, this.mac, this.shelf, this.slot, error), out);
+    let end = encodeHeader(replyHeader(h, this.port.mac, this.shelf, this.slot, error), out);
     if (arg !== undefined) {
       end = encodeAta({ aflags: arg.aflags, errFeature: arg.errFeature, sectorCount: arg.sectorCount, cmdStatus: arg.cmdStatus, lba: arg.lba }, out);
     }
     this.reply(out, end);
   }
 
-  private reply(out: Uint8Array, end: number): void {
+  private reply(out: Uint8Array, end: number, port: Port = this.port): void {
     this.counters.replies++;
-    this.send(out.subarray(0, end));
+    port.send(out.subarray(0, end));
   }
 
   /** Save the state (if kept), then send a reply built in its own buffer. */
   private persistThenSend(out: Uint8Array, end: number): void {
     if (this.state === undefined) return this.reply(out, end);
+    const port = this.port;
     this.state
-      .save({ config: this.config, masks: [...this.access.maskList], reservation: [...this.access.reservationList] })
+      .save({ config: this.mgmt.config, masks: [...this.access.maskList], reservation: [...this.access.reservationList] })
       .then(
-        () => this.reply(out, end),
+        () => this.reply(out, end, port),
         (e: Error) => {
           // The change holds in memory; say it may not survive a restart, and
           // still answer (the initiator asked for a change we did make).
           this.warn(`could not save state to ${this.state!.file}: ${e.message}`);
-          this.reply(out, end);
+          this.reply(out, end, port);
         },
       );
   }

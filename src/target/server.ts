@@ -36,7 +36,8 @@ export interface RunningExport {
   stop(): Promise<void>;
 }
 
-function linkFailure(netif: string, e: RawLinkError): string {
+/** What to tell the operator when interface `netif` cannot be opened. */
+export function linkFailure(netif: string, e: RawLinkError): string {
   switch (e.code) {
     case "ENODEV":
     case "ENXIO":
@@ -49,11 +50,10 @@ function linkFailure(netif: string, e: RawLinkError): string {
   }
 }
 
-/** Open everything and start serving; throws ServeError (nothing is left open then). */
-export function startExport(cfg: ServeConfig, opts: { netns?: string } = {}): RunningExport {
-  let storage: Storage;
+/** The export's file or device, opened as `cfg` says; throws ServeError. */
+export function openStorage(cfg: Pick<ServeConfig, "file" | "readOnly" | "direct" | "sync" | "offset" | "length">): Storage {
   try {
-    storage = Storage.open({
+    return Storage.open({
       path: cfg.file,
       readOnly: cfg.readOnly,
       direct: cfg.direct,
@@ -65,6 +65,11 @@ export function startExport(cfg: ServeConfig, opts: { netns?: string } = {}): Ru
     if (e instanceof StorageError) throw new ServeError(e.message, e.usage);
     throw e;
   }
+}
+
+/** Open everything and start serving; throws ServeError (nothing is left open then). */
+export function startExport(cfg: ServeConfig, opts: { netns?: string } = {}): RunningExport {
+  const storage = openStorage(cfg);
   let link: RawLink;
   try {
     link = openRawLink(cfg.netif, { netns: opts.netns, bufferFrames: Math.max(cfg.bufcnt * 2, 64) });
@@ -82,11 +87,20 @@ export function startExport(cfg: ServeConfig, opts: { netns?: string } = {}): Ru
   }
 }
 
-function serveOn(cfg: ServeConfig, storage: Storage, link: RawLink): RunningExport {
-  const maxSectors = maxSectorsForMtu(link.mtu);
-  if (maxSectors < 1) {
-    throw new ServeError(`the MTU of ${cfg.netif} (${link.mtu}) is too small for one sector; AoE needs at least 548`);
-  }
+/** Where an export made by makeExport replies first (its default port, see port.ts). */
+export interface FirstPort {
+  mac: Uint8Array;
+  maxSectors: number;
+  send: (frame: Uint8Array) => void;
+  sendBatch: (frames: Uint8Array[]) => void;
+}
+
+/**
+ * The Export for `cfg` over an open storage: its state restored from the state
+ * directory (the -m/macs list, when given, replaces the saved Mac Mask list and is
+ * saved), its IDENTIFY built. `aoede serve` and the daemon both make theirs here.
+ */
+export function makeExport(cfg: Omit<ServeConfig, "netif">, storage: Storage, port: FirstPort): Export {
   let state: StateStore | undefined;
   let saved: ExportState | undefined;
   if (cfg.stateDir !== undefined) {
@@ -97,23 +111,15 @@ function serveOn(cfg: ServeConfig, storage: Storage, link: RawLink): RunningExpo
       throw new ServeError(`cannot use state directory ${cfg.stateDir}: ${(e as Error).message}`);
     }
   }
-  let sendFailures = 0;
-  const sendFailed = (e: unknown) => {
-    sendFailures++;
-    if (sendFailures <= 5 || sendFailures % 10000 === 0) {
-      consola.warn(`sending on ${link.name} failed (${sendFailures} so far): ${(e as Error).message}`);
-    }
-  };
   // -m on the command line is the operator's word now; otherwise the saved list
   const access = new AccessControl(cfg.macs ?? saved?.masks ?? [], saved?.reservation ?? []);
-  const loop = sharedLoop();
   const exp = new Export({
     shelf: cfg.shelf,
     slot: cfg.slot,
     storage,
-    mac: link.mac,
+    mac: port.mac,
     bufcnt: cfg.bufcnt,
-    maxSectors,
+    maxSectors: port.maxSectors,
     identify: buildIdentify({
       sectors: storage.sectors,
       model: cfg.model ?? "AoEde",
@@ -126,6 +132,34 @@ function serveOn(cfg: ServeConfig, storage: Storage, link: RawLink): RunningExpo
     config: saved?.config ?? new Uint8Array(0),
     state,
     tags: cfg.tagTracking === "off" ? undefined : new TagTracker(cfg.tagTracking, Math.max(256, cfg.bufcnt * 8)),
+    send: port.send,
+    sendBatch: port.sendBatch,
+    warn: (m) => consola.warn(m),
+  });
+  if (state !== undefined && cfg.macs !== undefined) {
+    state.save({ config: exp.configString, masks: [...access.maskList], reservation: [...access.reservationList] }).catch((e) =>
+      consola.warn(`could not save state to ${state!.file}: ${(e as Error).message}`),
+    );
+  }
+  return exp;
+}
+
+function serveOn(cfg: ServeConfig, storage: Storage, link: RawLink): RunningExport {
+  const maxSectors = maxSectorsForMtu(link.mtu);
+  if (maxSectors < 1) {
+    throw new ServeError(`the MTU of ${cfg.netif} (${link.mtu}) is too small for one sector; AoE needs at least 548`);
+  }
+  let sendFailures = 0;
+  const sendFailed = (e: unknown) => {
+    sendFailures++;
+    if (sendFailures <= 5 || sendFailures % 10000 === 0) {
+      consola.warn(`sending on ${link.name} failed (${sendFailures} so far): ${(e as Error).message}`);
+    }
+  };
+  const loop = sharedLoop();
+  const exp = makeExport(cfg, storage, {
+    mac: link.mac,
+    maxSectors,
     // A send that fails for good (the interface vanished, say) must not take the
     // process down from inside a storage callback: warn, and the initiator resends.
     send: (frame) => {
@@ -142,13 +176,7 @@ function serveOn(cfg: ServeConfig, storage: Storage, link: RawLink): RunningExpo
         sendFailed(e);
       }
     },
-    warn: (m) => consola.warn(m),
   });
-  if (state !== undefined && cfg.macs !== undefined) {
-    state.save({ config: exp.configString, masks: [...access.maskList], reservation: [...access.reservationList] }).catch((e) =>
-      consola.warn(`could not save state to ${state!.file}: ${(e as Error).message}`),
-    );
-  }
   const detach = loop.attach(
     link,
     (frame) => exp.handle(frame),

@@ -12,9 +12,10 @@
  */
 import fs from "node:fs";
 import { blockDeviceSize } from "../../ffi/blockdev.ts";
+import { expectOtherWork } from "../net/loop.ts";
 import { AioContext } from "../../ffi/linux/aio.ts";
 import { errnoName } from "../../ffi/errno.ts";
-import { nowaitAvailable, onMemoryFs, readAt, readNowait, UNSUPPORTED, writeAt, writeNowait } from "../../ffi/fileio.ts";
+import { nowaitAvailable, onMemoryFs, readAt, readNowait, readvAt, UNSUPPORTED, writeAt, writeNowait } from "../../ffi/fileio.ts";
 
 export const SECTOR_SIZE = 512;
 
@@ -172,6 +173,17 @@ export class Storage {
     return false; // would block, short (EOF or partly cached), or failed: read() sorts it out
   }
 
+  /**
+   * Read a run of contiguous sectors into consecutive buffers (whole sectors each) now,
+   * in one system call, if the data is in memory; false: read each with read().
+   */
+  readRunNow(lba: number, into: readonly Uint8Array[], bytes: number): boolean {
+    if (!this.memoryFs && !this.nowaitReads) return false;
+    const n = readvAt(this.fd, into, this.base + lba * SECTOR_SIZE, !this.memoryFs);
+    if (n === UNSUPPORTED && !this.memoryFs) this.nowaitReads = false;
+    return n === bytes;
+  }
+
   /** Write now if the page cache takes it without waiting; false: use write(). */
   writeNow(lba: number, count: number, from: Uint8Array): boolean {
     if (this.memoryFs && !this.readOnly) return writeAt(this.fd, from, 0, count * SECTOR_SIZE, this.base + lba * SECTOR_SIZE) === count * SECTOR_SIZE;
@@ -198,10 +210,10 @@ export class Storage {
     const position = this.base + lba * SECTOR_SIZE;
     const aio = this.nativeAio();
     if (aio && aio.read(this.fd, into, 0, length, position, (n) => this.aioReadDone(n, into, length, position, done))) return;
-    fs.read(this.fd, into, 0, length, position, (err, n) => {
+    fs.read(this.fd, into, 0, length, position, pooled((err, n) => {
       if (err || n === length) return done(err);
       this.readRest(into, n, length, position, done);
-    });
+    }));
   }
 
   private aioReadDone(n: number, into: Uint8Array, length: number, position: number, done: IoDone): void {
@@ -231,7 +243,7 @@ export class Storage {
       into.fill(0, got, length);
       return done(null);
     }
-    fs.read(this.fd, into, got, length - got, position + got, (err, n) => {
+    fs.read(this.fd, into, got, length - got, position + got, pooled((err, n) => {
       if (err) return done(err);
       if (n === 0) {
         into.fill(0, got, length);
@@ -239,7 +251,7 @@ export class Storage {
       }
       if (got + n === length) return done(null);
       this.readRest(into, got + n, length, position, done);
-    });
+    }));
   }
 
   /** Write `count` sectors at `lba` from `from`. */
@@ -257,10 +269,10 @@ export class Storage {
   private writeViews(views: Uint8Array[], position: number, done: IoDone): void {
     const aio = this.nativeAio();
     if (aio && aio.writev(this.fd, views, position, (n) => (n < 0 ? done(aioError(-n, "write")) : this.writevRest(views, n, position, done)))) return;
-    fs.writev(this.fd, views, position, (err, n) => {
+    fs.writev(this.fd, views, position, pooled((err, n) => {
       if (err) return done(err);
       this.writevRest(views, n, position, done);
-    });
+    }));
   }
 
   /** After `n` bytes of `views` went out: done, or continue with the rest. */
@@ -288,17 +300,17 @@ export class Storage {
       })
     )
       return;
-    fs.write(this.fd, from, at, length - at, position + at, (err, n) => {
+    fs.write(this.fd, from, at, length - at, position + at, pooled((err, n) => {
       if (err) return done(err);
       if (at + n === length) return done(null);
       if (n === 0) return done(Object.assign(new Error("write made no progress"), { code: "EIO" }));
       this.writeFrom(from, at + n, length, position, done);
-    });
+    }));
   }
 
   /** fdatasync: everything written before the call is on stable storage when `done` runs. */
   flush(done: IoDone): void {
-    fs.fdatasync(this.fd, done);
+    fs.fdatasync(this.fd, pooled(done));
   }
 
   close(): void {
@@ -307,6 +319,19 @@ export class Storage {
     this.aio?.close();
     fs.closeSync(this.fd);
   }
+}
+
+/**
+ * A thread-pool completion: while it is outstanding the poller's hot phase must not
+ * block the main thread in poll() (the completion arrives through Bun's loop, not
+ * through a descriptor the poller watches).
+ */
+function pooled<A extends unknown[]>(cb: (...a: A) => void): (...a: A) => void {
+  const release = expectOtherWork();
+  return (...a: A) => {
+    release();
+    cb(...a);
+  };
 }
 
 /** An errno from a native AIO completion, shaped like node:fs's errors. */

@@ -36,11 +36,13 @@ export const sampleStatus: TargetStatus = {
   nmaxout: 12,
   nframes: 16,
   maxbcnt: 8704,
+  maxmtu: 100000,
   fw: 0x4019,
   model: "AoEde virtual disk",
   serial: "9.0:host",
   firmware: "0.1.0",
-  flags: ["llba", "up", "jumbo"],
+  features: ["lba", "llba", "ata8"],
+  flags: ["up", "jumbo"],
   sizeBytes: 67108864,
   config: "rack 3",
   bufferCount: 16,
@@ -52,11 +54,12 @@ export const sampleStatus: TargetStatus = {
       flags: ["up"],
       rttavg: 0.4,
       mintimer: 10,
+      datamtu: 8704,
       nlPath: "eth0",
       nlEa: mac(0x52, 0x54, 0x00, 0xab, 0xcd, 0xef),
       nlFlags: ["up", "jumbo"],
       nlLostjumbo: 0,
-      nlDatamtu: 8704,
+      nlDatamtu: 9000,
     },
     {
       addrs: [mac(0x02, 0x00, 0x5e, 0x10, 0x00, 0x01), mac(0x02, 0x00, 0x5e, 0x10, 0x00, 0x02)],
@@ -65,11 +68,12 @@ export const sampleStatus: TargetStatus = {
       flags: [],
       rttavg: 12.6,
       mintimer: 320,
+      datamtu: 1024,
       nlPath: "eth1",
       nlEa: mac(0x52, 0x54, 0x00, 0xab, 0xcd, 0xf0),
       nlFlags: ["up"],
       nlLostjumbo: 5,
-      nlDatamtu: 1024,
+      nlDatamtu: 1500,
     },
   ],
 };
@@ -87,15 +91,15 @@ describe("Plan 9 ctl text", () => {
 
   test("ctl keywords and layout", () => {
     expect(formatCtl(sampleStatus)).toBe(
-      "state: up\nnopen: 1\nnout: 3\nnmaxout: 12\nnframes: 16\nmaxbcnt: 8704\nfw: 4019\n" +
-        "model: AoEde virtual disk\nserial: 9.0:host\nfirmware: 0.1.0\nflag: llba up jumbo \n",
+      "state: up\nnopen: 1\nnout: 3\nnmaxout: 12\nnframes: 16\nmaxbcnt: 8704 [maxmtu 100000]\nfw: 4019\n" +
+        "model: AoEde virtual disk\nserial: 9.0:host\nfirmware: 0.1.0\nflag: lba llba ata8  up jumbo \n",
     );
   });
 
   test("devlink keywords and layout", () => {
     expect(formatDevlink(sampleStatus.devlinks[1]!)).toBe(
-      "addr: 02005e100001 02005e100002 \nnpkt: 7\nresent: 2\nflag: \nrttavg: 13\nmintimer: 320\n" +
-        "nl path: eth1\nnl ea: 525400abcdf0\nnl flag: up \nnl lostjumbo: 5\nnl datamtu: 1024\n",
+      "addr: 02005e100001 02005e100002 \nnpkt: 7\nresent: 2\nflag: \nrttavg: 13\nmintimer: 320\ndatamtu: 1024\n" +
+        "nl path: eth1\nnl ea: 525400abcdf0\nnl flag: \nnl lostjumbo: 5\nnl datamtu: 1500\n",
     );
   });
 

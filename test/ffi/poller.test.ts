@@ -221,6 +221,36 @@ describe("hot phase: while traffic lasts the main thread polls the set itself", 
     }
   });
 
+  test("with work outside the set outstanding (a thread-pool read), the hot phase hands back instead of blocking in poll()", async () => {
+    // idleMs far away: any cooling within the test is the outside work's doing
+    const p = new Poller({ hot: { spinUs: 50, blockMs: 1, idleMs: 10_000 } });
+    try {
+      const [r, w] = pipe();
+      let seen = 0;
+      p.add(r, () => {
+        libc.read(r, sink, sink.length);
+        seen++;
+      });
+      libc.write(w, byte, 1);
+      expect(await until(() => seen === 1)).toBe(true);
+      await Bun.sleep(30); // hot, past the spin: blocking in poll() a millisecond at a time
+      expect(p.stats.coolings).toBe(0);
+      libc.write(w, byte, 1);
+      expect(await until(() => seen === 2)).toBe(true);
+      expect(p.stats.hotBatches).toBeGreaterThanOrEqual(1); // taken by the main thread's own poll
+      const release = p.expectOtherWork();
+      expect(await until(() => p.stats.coolings === 1, 2000)).toBe(true);
+      release();
+      release(); // idempotent
+      libc.write(w, byte, 1);
+      expect(await until(() => seen === 3)).toBe(true); // the worker has the set again
+      await Bun.sleep(30);
+      expect(p.stats.coolings).toBe(1); // hot again after that wake, and blocking allowed again
+    } finally {
+      p.close();
+    }
+  });
+
   test("AOEDE_HOT_MS=0 turns the hot phase off; bad values keep the defaults", () => {
     expect(hotSettings({ AOEDE_HOT_MS: "0" }).idleMs).toBe(0);
     expect(hotSettings({ AOEDE_SPIN_US: "200" }).spinUs).toBe(200);

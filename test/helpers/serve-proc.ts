@@ -33,11 +33,16 @@ function collect(stream: ReadableStream<Uint8Array>, sink: { text: string }) {
 
 /** Run `aoede serve <args>` with a command prefix (e.g. `ip netns exec nsA`); `bin`: a compiled aoede instead of the sources. */
 export function spawnServe(prefix: string[], args: string[], bin?: string): ServeProc {
-  const proc = Bun.spawn([...prefix, ...(bin ? [bin] : [process.execPath, MAIN]), "serve", ...args], {
+  return spawnAoede(prefix, ["serve", ...args], { bin });
+}
+
+/** Run `aoede <argv>` (any long-running subcommand: serve, daemon) the same way; `env` is added to the environment. */
+export function spawnAoede(prefix: string[], argv: string[], opts: { bin?: string; env?: Record<string, string> } = {}): ServeProc {
+  const proc = Bun.spawn([...prefix, ...(opts.bin ? [opts.bin] : [process.execPath, MAIN]), ...argv], {
     stdin: "ignore",
     stdout: "pipe",
     stderr: "pipe",
-    env: { ...process.env, NO_COLOR: "1", CONSOLA_LEVEL: "4" },
+    env: { ...process.env, NO_COLOR: "1", CONSOLA_LEVEL: "4", ...opts.env },
   });
   const out = { text: "" };
   collect(proc.stdout, out);

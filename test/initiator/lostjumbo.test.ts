@@ -53,8 +53,8 @@ describe.skipIf(!(canUseNetns() && haveVblade()))("lostjumbo: jumbo frames lost 
     expect(r.code).toBe(0);
     expect(sha256File(out)).toBe(img.sha256);
     expect(r.err).toMatch(/^aoede: e5\.1: \d+ jumbo frames lost on \S+; falling back to 1024-byte frames \(lostjumbo\)$/m);
-    expect(r.err).toContain("maxbcnt: 1024\n");
-    expect(r.err).toMatch(/^flag: llba up $/m); // no longer "jumbo"
+    expect(r.err).toContain("maxbcnt: 1024 [maxmtu 100000]\n");
+    expect(r.err).toMatch(/^flag: lba llba  up $/m); // no longer "jumbo" (9front layout: feature words, two spaces, AoE flags)
     const lost = Number(/^nl lostjumbo: (\d+)$/m.exec(r.err)![1]);
     expect(lost).toBeGreaterThan(2 * 16);
   }, 60_000);

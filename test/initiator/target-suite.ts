@@ -69,14 +69,15 @@ export function describeTargetSuite(kind: TargetKind): void {
         const c = await aoede(w.nsB, ["stat", "7.3"]);
         expect(c.code).toBe(0);
         expect(c.out).toMatch(/^state: up\nnopen: 0\nnout: 0\nnmaxout: 64\nnframes: 64\n/);
-        expect(c.out).toContain(`maxbcnt: ${payload}\n`);
+        expect(c.out).toContain(`maxbcnt: ${payload} [maxmtu 100000]\n`);
         expect(c.out).toContain(`model: ${kind.model}\n`);
         expect(c.out).toContain(`addr: ${w.macA.replaceAll(":", "")} \n`);
         expect(c.out).toContain(`nl path: ${w.ifB}\n`);
         const j = JSON.parse((await aoede(w.nsB, ["stat", name, "--json"])).out);
         expect(j.sizeBytes).toBe(64 * MIB);
         expect(j.devlinks[0].nl.ea).toBe(w.macB);
-        expect(j.devlinks[0].nl.datamtu).toBe(payload);
+        expect(j.devlinks[0].datamtu).toBe(payload); // the target's sector count x 512
+        expect(j.devlinks[0].nl.datamtu).toBe(mtu); // the interface MTU, as 9front's getmtu
       }, 30_000);
 
       test("ident: decoded and raw", async () => {

@@ -263,6 +263,34 @@ describe("write coalescing", () => {
   });
 });
 
+describe("read coalescing", () => {
+  test("contiguous reads of one batch are one preadv, others alone, each reply its own sectors", async () => {
+    const r = rig({ bufcnt: 16 });
+    const fd = fs.openSync(r.file, "r+");
+    for (let lba = 0; lba < 600; lba++) fs.writeSync(fd, Buffer.alloc(512, lba & 0xff), 0, 512, lba * 512);
+    fs.closeSync(fd);
+    const storage = (r.exp as unknown as { storage: Storage }).storage;
+    const runs: number[] = [];
+    const readRunNow = storage.readRunNow.bind(storage);
+    storage.readRunNow = (lba, into, bytes) => (runs.push(into.length), readRunNow(lba, into, bytes));
+    for (const [tag, lba] of [[1, 104], [2, 100], [3, 500], [4, 102], [5, 110], [6, 106], [7, 108]] as const) {
+      r.exp.handle(readFrame(to(), tag, lba, 2));
+    }
+    for (let i = 0; i < 2000 && r.exp.busy > 0; i++) await Bun.sleep(1);
+    await Bun.sleep(5);
+    expect(runs).toEqual([6]); // 500 is read alone, not through a run
+    const byTag = new Map(r.sent.map((s) => [s.h.tag, s] as const));
+    for (const [tag, lba] of [[1, 104], [2, 100], [3, 500], [4, 102], [5, 110], [6, 106], [7, 108]] as const) {
+      const rep = byTag.get(tag)!;
+      expect(rep.ata().cmdStatus).toBe(0x40);
+      const data = rep.ata().data;
+      expect(data.length).toBe(1024);
+      expect(data[0]).toBe(lba & 0xff);
+      expect(data[1023]).toBe((lba + 1) & 0xff);
+    }
+  });
+});
+
 describe("Query Config", () => {
   test("read, set if empty, error 4, test, test prefix, force set, bad ccmd", async () => {
     const r = rig();
