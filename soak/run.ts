@@ -1,6 +1,7 @@
 /**
  * `bun run soak`: the whole soak and fault campaign at full size (issue 13) —
- * hostile flood, many initiators, crashes, storage faults — one part after the
+ * hostile flood, many initiators, crashes, storage faults, bad daemon config
+ * files — one part after the
  * other, each in worlds of its own that it removes. Prints what each part did and
  * one JSON line with every figure; exits 1 at the first broken promise.
  *
@@ -11,13 +12,14 @@
  */
 import { consola } from "consola";
 import { netnsUnavailable, sweepStale } from "../src/net/netns.ts";
+import { configFuzzCampaign } from "./config-fuzz.ts";
 import { crashCampaign } from "./crash.ts";
 import { floodCampaign } from "./flood.ts";
 import { manyCampaign } from "./many.ts";
 import { faultsUnavailable, soakSizes, soakUnavailable } from "./sizes.ts";
 import { storageCampaign } from "./storage.ts";
 
-const PARTS = ["flood", "many", "crash", "storage"] as const;
+const PARTS = ["flood", "many", "crash", "storage", "config"] as const;
 type Part = (typeof PARTS)[number];
 
 const argv = process.argv.slice(2);
@@ -31,7 +33,7 @@ if (why) {
   consola.error(`soak: ${why}`);
   process.exit(1);
 }
-for (const tag of ["fl", "cr", "mi", "sf"]) sweepStale(tag);
+for (const tag of ["fl", "cr", "mi", "sf", "cf"]) sweepStale(tag);
 const sizes = soakSizes(profile);
 consola.start(`soak (${profile}): ${JSON.stringify(sizes)}`);
 const log = (l: string) => consola.info(l);
@@ -76,6 +78,12 @@ try {
           `errors ${JSON.stringify(f.errorBits)}, serve counted ${f.serveIoErrors}, false successes ${f.falseSuccess}`,
       );
     }
+  }
+  if (only.includes("config")) {
+    const c = await configFuzzCampaign({ files: sizes.configFiles, seed: sizes.seed, log });
+    figures.config = { ...c, violations: c.violations.map((v) => v.why) };
+    if (c.violations.length > 0) throw new Error(`config fuzz: ${c.violations.length} violations: ${c.violations.map((v) => v.why).join(" | ")}`);
+    consola.success(`config: ${c.files} mutated daemon config files: ${c.refused} refused with exit 2 having opened nothing, ${c.started} started fully and stopped cleanly`);
   }
 } catch (e) {
   consola.error(`soak failed after ${((performance.now() - t0) / 1000).toFixed(0)} s: ${(e as Error).stack ?? e}`);

@@ -21,6 +21,8 @@ export interface SoakSizes {
   regionMiB: number;
   loserWrites: number;
   faultImageMiB: number;
+  /** mutated daemon config files */
+  configFiles: number;
 }
 
 export const PROFILES: Record<"ci" | "full", SoakSizes> = {
@@ -38,6 +40,7 @@ export const PROFILES: Record<"ci" | "full", SoakSizes> = {
     regionMiB: 4,
     loserWrites: 100,
     faultImageMiB: 4,
+    configFiles: 40,
   },
   full: {
     seed: 0x50a6,
@@ -53,6 +56,7 @@ export const PROFILES: Record<"ci" | "full", SoakSizes> = {
     regionMiB: 32,
     loserWrites: 1000,
     faultImageMiB: 16,
+    configFiles: 400,
   },
 };
 
@@ -70,6 +74,7 @@ const ENV: Record<keyof SoakSizes, string> = {
   regionMiB: "SOAK_REGION_MIB",
   loserWrites: "SOAK_LOSER_WRITES",
   faultImageMiB: "SOAK_FAULT_IMAGE_MIB",
+  configFiles: "SOAK_CONFIG_FILES",
 };
 
 /** A profile with the environment's overrides applied. */
