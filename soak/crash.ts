@@ -11,7 +11,6 @@
  * own, and logs every write the target acknowledged. After each kill, before the
  * restart, every acknowledged write must be on the image.
  */
-import { createHash } from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -22,9 +21,10 @@ import type { Target } from "../src/initiator/target.ts";
 import { sharedLoop } from "../src/net/loop.ts";
 import { aoede } from "../test/helpers/aoede-cli.ts";
 import { makeVethWorld, type VethWorld } from "../test/helpers/netns.ts";
-import { seededRandom, seededUint32 } from "../test/helpers/prng.ts";
+import { seededRandom } from "../test/helpers/prng.ts";
 import { RawClient } from "../test/helpers/raw-client.ts";
 import { startServe, type ServeProc } from "../test/helpers/serve-proc.ts";
+import { readFileRange, seededBytes, sha256 } from "./bytes.ts";
 
 const MIB = 1 << 20;
 const SHELF = 8;
@@ -50,27 +50,6 @@ export interface CrashFigures {
   ackedWrites: number;
   ackedChecks: number;
   lostAcked: number;
-}
-
-const sha256 = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
-
-function seededBytes(seed: number, n: number): Uint8Array {
-  const next = seededUint32(seed);
-  const out = new Uint8Array(n);
-  const v = new Uint32Array(out.buffer, 0, n >> 2);
-  for (let i = 0; i < v.length; i++) v[i] = next();
-  return out;
-}
-
-function readImage(file: string, offset: number, length: number): Uint8Array {
-  const fd = fs.openSync(file, "r");
-  try {
-    const b = new Uint8Array(length);
-    fs.readSync(fd, b, 0, length, offset);
-    return b;
-  } finally {
-    fs.closeSync(fd);
-  }
 }
 
 async function kill9(s: ServeProc): Promise<void> {
@@ -114,7 +93,7 @@ export async function crashCampaign(o: CrashOptions): Promise<CrashFigures> {
       }
       const r = await wr;
       if (r.code !== 0) throw new Error(`copy ${copies} under kills failed (${r.code}): ${r.err}`);
-      const onImage = sha256(readImage(img, 0, copyBytes));
+      const onImage = sha256(readFileRange(img, 0, copyBytes));
       if (onImage !== sha256(data)) throw new Error(`copy ${copies}: the image differs from what was written after ${kills} kills`);
       const out = path.join(dir, "copy.out");
       const rd = await aoede(w.nsB, ["read", name, "-i", w.ifB, "-n", String(copyBytes), out], { killAfterMs: 600_000 });

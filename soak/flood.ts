@@ -17,16 +17,15 @@
  * a reservation holds against the others — and an allowed station can undo it
  * all, after which the last copy reads back intact.
  */
-import { createHash } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { ConfigCmd, DirectiveCmd, formatMac, MacMaskCmd, parseMac, ReserveCmd } from "../src/aoe/index.ts";
 import { aoede } from "../test/helpers/aoede-cli.ts";
 import { makeVethWorld, type VethWorld } from "../test/helpers/netns.ts";
-import { seededUint32 } from "../test/helpers/prng.ts";
 import { RawClient } from "../test/helpers/raw-client.ts";
 import { configFrame, mac, maskFrame, readFrame, reserveFrame, type Addr } from "../test/helpers/requests.ts";
 import { startServe, type ServeProc } from "../test/helpers/serve-proc.ts";
+import { seededBytes, sha256 } from "./bytes.ts";
 import { FrameGenerator, floodRecords, type FrameMix } from "./frames.ts";
 import { answersQueryConfig, floodBinary, rssKiB, serveCounters, type ServeCounters } from "./serve.ts";
 
@@ -72,8 +71,6 @@ export interface FloodFigures {
   lockout: { sent: number; masks: string[]; reservation: string[]; configLength: number; served: ServeCounters; recovered: boolean };
 }
 
-const sha256 = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
-
 /** Send `count` frames from `gen` through flood.c in `ns`; resolves with what it reports. */
 export async function runFlood(w: VethWorld, gen: FrameGenerator, count: number, pps = 0): Promise<{ frames: number; sent: number; failed: number; seconds: number }> {
   const p = Bun.spawn([...w.prefix(w.nsB), floodBinary(), w.ifB, String(pps)], { stdin: "pipe", stdout: "pipe", stderr: "pipe" });
@@ -92,10 +89,7 @@ export async function runFlood(w: VethWorld, gen: FrameGenerator, count: number,
 
 /** One legitimate copy: write `bytes` of seeded data at 0, read it back, compare. */
 async function copyRound(w: VethWorld, dir: string, round: number, bytes: number): Promise<void> {
-  const next = seededUint32(0xc0fe + round);
-  const data = new Uint8Array(bytes);
-  const v = new Uint32Array(data.buffer);
-  for (let i = 0; i < v.length; i++) v[i] = next();
+  const data = seededBytes(0xc0fe + round, bytes);
   const src = path.join(dir, "copy.in");
   const dst = path.join(dir, "copy.out");
   fs.writeFileSync(src, data);

@@ -9,16 +9,15 @@
  * `loserWrites` raw ATA writes from it is answered with error 6, and none of its
  * data reaches the image; the winner's copy still works, and it can release.
  */
-import { createHash } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { AtaCmd, Flag, parseMac } from "../src/aoe/index.ts";
 import { aoede, type CliResult } from "../test/helpers/aoede-cli.ts";
 import { makeVethWorld, type VethWorld } from "../test/helpers/netns.ts";
-import { seededUint32 } from "../test/helpers/prng.ts";
 import { RawClient } from "../test/helpers/raw-client.ts";
 import { ataFrame } from "../test/helpers/requests.ts";
 import { startServe, type ServeProc } from "../test/helpers/serve-proc.ts";
+import { readFileRange, seededBytes, sha256 } from "./bytes.ts";
 
 const MIB = 1 << 20;
 const SHELF = 9;
@@ -40,16 +39,6 @@ export interface ManyFigures {
   regionBytes: number;
   regionsIntact: number;
   race: { winner: string; loser: string; loserExit: number; loserError: string; loserWritesRefused: number; loserBytesOnImage: number };
-}
-
-const sha256 = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
-
-function seededBytes(seed: number, n: number): Uint8Array {
-  const next = seededUint32(seed);
-  const out = new Uint8Array(n);
-  const v = new Uint32Array(out.buffer, 0, n >> 2);
-  for (let i = 0; i < v.length; i++) v[i] = next();
-  return out;
 }
 
 /** `paths` veth pairs; their nsA ends on one bridge. */
@@ -109,7 +98,7 @@ export async function manyCampaign(o: ManyOptions): Promise<ManyFigures> {
     const loserRace = racers[1 - wonBy]!;
     if (!/reserved by/.test(loserRace.err)) throw new Error(`the race's loser said: ${loserRace.err}`);
     const lastRegion = o.initiators * region;
-    const before = sha256(readFile(img, lastRegion, region));
+    const before = sha256(readFileRange(img, lastRegion, region));
     const loserData = seededBytes(0xbad, region);
     fs.writeFileSync(path.join(dir, "loser"), loserData);
     const lw = await aoede(w.nsB, ["write", NAME, "-i", loser, "-o", String(lastRegion), path.join(dir, "loser")]);
@@ -132,7 +121,7 @@ export async function manyCampaign(o: ManyOptions): Promise<ManyFigures> {
       if (raw !== client) raw.close();
     }
     if (refused !== o.loserWrites) throw new Error(`${o.loserWrites - refused} of the loser's ${o.loserWrites} writes were not refused with error 6`);
-    const after = readFile(img, lastRegion, region);
+    const after = readFileRange(img, lastRegion, region);
     if (sha256(after) !== before) throw new Error(`the loser's data reached the image`);
     const loserBytesOnImage = countSame(after, loserData);
     // the holder still writes, and releases
@@ -155,17 +144,6 @@ export async function manyCampaign(o: ManyOptions): Promise<ManyFigures> {
     await Bun.sleep(50);
     fs.rmSync(dir, { recursive: true, force: true });
     w.dispose();
-  }
-}
-
-function readFile(file: string, offset: number, length: number): Uint8Array {
-  const fd = fs.openSync(file, "r");
-  try {
-    const b = new Uint8Array(length);
-    fs.readSync(fd, b, 0, length, offset);
-    return b;
-  } finally {
-    fs.closeSync(fd);
   }
 }
 

@@ -20,10 +20,10 @@ import path from "node:path";
 import { AtaCmd, AtaErrorBit, AtaStatus, Flag, parseMac } from "../src/aoe/index.ts";
 import { aoede } from "../test/helpers/aoede-cli.ts";
 import { makeVethWorld, type VethWorld } from "../test/helpers/netns.ts";
-import { seededUint32 } from "../test/helpers/prng.ts";
 import { RawClient } from "../test/helpers/raw-client.ts";
 import { ataFrame, type Addr, type Reply } from "../test/helpers/requests.ts";
 import { startServe, type ServeProc } from "../test/helpers/serve-proc.ts";
+import { readFileRange, seededBytes } from "./bytes.ts";
 import { cTool, serveCounters } from "./serve.ts";
 
 const MIB = 1 << 20;
@@ -73,13 +73,7 @@ async function exchange(client: RawClient, make: (tag: number, i: number) => Uin
 
 const failed = (r: Reply) => (r.h.flags & Flag.Error) !== 0 || (r.ata().cmdStatus & AtaStatus.Err) !== 0;
 
-function pattern(seed: number, sectors: number): Uint8Array {
-  const next = seededUint32(seed);
-  const b = new Uint8Array(sectors * 512);
-  const v = new Uint32Array(b.buffer);
-  for (let i = 0; i < v.length; i++) v[i] = next();
-  return b;
-}
+const pattern = (seed: number, sectors: number) => seededBytes(seed, sectors * 512);
 
 interface Scenario {
   fault: string;
@@ -176,18 +170,7 @@ async function runScenario(w: VethWorld, client: RawClient, dir: string, s: Scen
   }
 }
 
-function fileReader(file: string) {
-  return (offset: number, length: number) => {
-    const fd = fs.openSync(file, "r");
-    try {
-      const b = new Uint8Array(length);
-      fs.readSync(fd, b, 0, length, offset);
-      return b;
-    } finally {
-      fs.closeSync(fd);
-    }
-  };
-}
+const fileReader = (file: string) => (offset: number, length: number) => readFileRange(file, offset, length);
 
 export interface StorageOptions {
   /** MiB of the exported image in each scenario */
