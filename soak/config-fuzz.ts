@@ -197,6 +197,10 @@ export async function configFuzzCampaign(o: ConfigFuzzOptions): Promise<ConfigFu
     client.close();
     await Bun.sleep(50);
     fs.rmSync(dir, { recursive: true, force: true });
+    // once more after a pause: the full run once found this directory back afterwards,
+    // holding only state/e9.1.json (cause not found; every daemon had been waited for)
+    await Bun.sleep(500);
+    fs.rmSync(dir, { recursive: true, force: true });
     w.dispose();
   }
 }
