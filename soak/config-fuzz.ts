@@ -113,16 +113,17 @@ export async function configFuzzCampaign(o: ConfigFuzzOptions): Promise<ConfigFu
       fs.writeFileSync(p, "");
       fs.truncateSync(p, 1 << 20);
     }
-    const state = path.join(dir, "state");
-    const sock = path.join(dir, "ctl.sock");
     const base = fs
       .readFileSync(EXAMPLE, "utf8")
-      .replaceAll('"/srv/aoe/disk0.img"', JSON.stringify(imgs[0]))
-      .replaceAll('"/dev/disk/by-id/ata-EXAMPLE-part1"', JSON.stringify(imgs[1]))
+      // Relative paths (taken from the file's directory): a flipped byte in a path then
+      // names another place in the campaign's directory, not one elsewhere on the host
+      // (absolute paths did: state directories of daemons that started, left in /tmp).
+      .replaceAll('"/srv/aoe/disk0.img"', '"disk0.img"')
+      .replaceAll('"/dev/disk/by-id/ata-EXAMPLE-part1"', '"backup.img"')
       .replaceAll('"eth2"', '"nosuch2"')
       .replaceAll('"eth1"', JSON.stringify(w.ifA))
-      .replaceAll('"/var/lib/aoede"', JSON.stringify(state))
-      .replaceAll('"/run/aoede/aoede.sock"', JSON.stringify(sock))
+      .replaceAll('"/var/lib/aoede"', '"state"')
+      .replaceAll('"/run/aoede/aoede.sock"', '"ctl.sock"')
       // no [initiator] (a mutation could uncomment it and mount a tree on the host)
       .replace(/\n# The initiator side[\s\S]*$/, "\n");
     const next = seededUint32(o.seed);
@@ -171,6 +172,7 @@ export async function configFuzzCampaign(o: ConfigFuzzOptions): Promise<ConfigFu
         const at = /control socket (\S+)/.exec(d.output())?.[1];
         // (one under /run or /var/lib is in the daemon's own tmpfs, out of sight from here)
         if (!at || (at.startsWith(dir) && !fs.existsSync(at))) bad(`started without its control socket (${at})`);
+        if (at && !at.startsWith(dir) && !/^\/(run|var\/lib)\//.test(at)) bad(`its control socket ${at} is outside the campaign's directory`);
         // A moment before SIGTERM: src/daemon/run.ts installs its SIGTERM handler just
         // after the start line, and a SIGTERM in between takes the default action (exit
         // 143; seen 3 times in 33 starts without this pause). serve had the same race
@@ -196,10 +198,6 @@ export async function configFuzzCampaign(o: ConfigFuzzOptions): Promise<ConfigFu
   } finally {
     client.close();
     await Bun.sleep(50);
-    fs.rmSync(dir, { recursive: true, force: true });
-    // once more after a pause: the full run once found this directory back afterwards,
-    // holding only state/e9.1.json (cause not found; every daemon had been waited for)
-    await Bun.sleep(500);
     fs.rmSync(dir, { recursive: true, force: true });
     w.dispose();
   }
