@@ -14,7 +14,7 @@
  * so units, open counts and the log survive. A table removed stops the tree
  * (requests in flight fail, unmount); a table added starts one.
  */
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readlinkSync } from "node:fs";
 import { consola } from "consola";
 import { listEthernetInterfaces } from "../../ffi/rawlink.ts";
 import { mountVfs, type FuseMount } from "../fuse/mount.ts";
@@ -50,6 +50,7 @@ export class DaemonTree {
       throw e;
     }
     const t = new DaemonTree(settings, tree, vfs, mount);
+    warnIfPrivateMounts(t.mountpoint);
     t.record();
     t.sync();
     consola.info(`tree: aoe(3) on ${t.mountpoint}, bound to ${tree.boundNames().join(", ") || "-"}`);
@@ -121,6 +122,21 @@ export class DaemonTree {
     } catch (e) {
       consola.warn(`tree: could not record the mount for aoede stat: ${(e as Error).message}`);
     }
+  }
+}
+
+/**
+ * A mount made in a mount namespace of the process's own (systemd's ProtectSystem=
+ * and friends, `ip netns exec`) is seen only by processes in it: say so, since the
+ * tree then looks absent from everywhere else.
+ */
+function warnIfPrivateMounts(mountpoint: string): void {
+  try {
+    if (readlinkSync("/proc/self/ns/mnt") !== readlinkSync("/proc/1/ns/mnt")) {
+      consola.warn(`tree: this process has a mount namespace of its own: ${mountpoint} is visible only inside it (see the README's service section)`);
+    }
+  } catch {
+    // not Linux, or /proc/1 not readable: nothing to say
   }
 }
 

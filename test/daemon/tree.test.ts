@@ -11,7 +11,7 @@
  */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { spawnSync } from "bun";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { canUseNetns, makeVethWorld, type VethWorld } from "../helpers/netns.ts";
@@ -92,6 +92,15 @@ describe.skipIf(!(canUseNetns() && haveFuse))("aoede daemon with [initiator]: th
     expect(inDaemon(`grep path ${mnt}/ctl`).out).toBe(`if0 path: ${ifY}\n`);
     expect(inDaemon(`stat -c %s ${mnt}/7.0/data`).out).toBe(`${24 * MIB}\n`);
     expect(existsSync(path.join(run, `tree.${d.proc.pid}.json`))).toBe(true);
+    // ip netns exec gave it a mount namespace of its own: the daemon says the mount is seen only
+    // there (where /proc/1/ns/mnt can be read: not in every sandbox)
+    let initNs: string | undefined;
+    try {
+      initNs = readlinkSync("/proc/1/ns/mnt");
+    } catch {
+      console.log("SKIP the private mount namespace warning: /proc/1/ns/mnt cannot be read here");
+    }
+    if (initNs) expect(d.output()).toContain("mount namespace of its own");
   });
 
   test("a copy through the tree's data while the same process serves a copy to namespace B; one poller thread", async () => {
