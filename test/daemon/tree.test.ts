@@ -4,8 +4,9 @@
  * A holds the daemon, an export on one end of a veth pair whose other end (also
  * in A) the tree binds, and a second export on the pair to namespace B. While
  * `aoede read` copies the second export from B, dd copies the first through the
- * tree's `data` (both sha256-checked); the tree moves on a reload that changes
- * its mount point, and SIGTERM unmounts it. The mount lives in the daemon's
+ * tree's `data` (both sha256-checked); a reload changes the tree in place
+ * (interfaces unbound and bound, a new mount point, the table removed and added
+ * back), and SIGTERM unmounts it. The mount lives in the daemon's
  * mount namespace (`ip netns exec` makes a private one): the test reaches it
  * through nsenter.
  */
@@ -138,6 +139,22 @@ describe.skipIf(!(canUseNetns() && haveFuse))("aoede daemon with [initiator]: th
     expect(inDaemon(`grep -c " ${mnt} " /proc/self/mounts`).out.trim()).toBe("0");
     expect(JSON.parse(readFileSync(path.join(run, `tree.${d.proc.pid}.json`), "utf8")).mountpoint).toBe(mnt2);
     mnt = mnt2;
+  });
+
+  test("reload with other interfaces: unbound in place (the unit, left with no path, goes), then bound again", async () => {
+    writeFileSync(file, config(mnt).replace(`interfaces = [${JSON.stringify(ifY)}]`, `interfaces = ["nosuch0"]`));
+    let before = reloads();
+    d.signal("SIGHUP");
+    await until(() => reloads() > before, 10_000, "the reload");
+    expect(d.output()).toContain(`tree: unbound ${ifY}`);
+    expect(inDaemon(`ls ${mnt}`).out.split("\n").filter(Boolean)).toEqual(["ctl", "log"]);
+    expect(inDaemon(`grep -c path ${mnt}/ctl`).out.trim()).toBe("0");
+    writeFileSync(file, config(mnt));
+    before = reloads();
+    d.signal("SIGHUP");
+    await until(() => reloads() > before, 10_000, "the reload");
+    await until(() => inDaemon(`cat ${mnt}/7.0/ctl`).out.startsWith("state: up\n"), 15_000, "7.0 back after the bind");
+    expect(inDaemon(`grep path ${mnt}/ctl`).out).toBe(`if0 path: ${ifY}\n`);
   });
 
   test("reload without [initiator]: unmounted; the exports serve on", async () => {
