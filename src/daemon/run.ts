@@ -155,16 +155,12 @@ export async function runDaemon(file: string): Promise<number> {
     (m) => consola.warn(m),
   );
 
-  consola.start(
-    `pid ${process.pid}: ${daemon.running.length} exports from ${file}, control socket ${control.path}` +
-      (tree ? `, aoe(3) tree on ${tree.mountpoint}` : "") +
-      (watch ? "" : "; interfaces are not watched on this platform (a reload attaches new ones)"),
-  );
-  notify(`READY=1\nSTATUS=${daemon.running.length} exports`);
-
+  // Every handler is in place before the start line: whoever waits for that line (a
+  // supervisor, a test) may signal at once, and a signal with no handler yet kills
+  // the process with its default action (exit 143 for SIGTERM, seen by the soak campaign).
   process.on("SIGHUP", () => void reload("SIGHUP"));
   process.on("SIGUSR1", () => consola.info(JSON.stringify(daemon.stats())));
-  return await new Promise<number>((resolve) => {
+  const stopped = new Promise<number>((resolve) => {
     let signalled = false;
     const onSignal = (sig: string) => {
       if (signalled) {
@@ -191,4 +187,12 @@ export async function runDaemon(file: string): Promise<number> {
     process.on("SIGTERM", () => onSignal("SIGTERM"));
     process.on("SIGINT", () => onSignal("SIGINT"));
   });
+  consola.start(
+    `pid ${process.pid}: ${daemon.running.length} exports from ${file}, control socket ${control.path}` +
+      (tree ? `, aoe(3) tree on ${tree.mountpoint}` : "") +
+      (watch ? "" : "; interfaces are not watched on this platform (a reload attaches new ones)"),
+  );
+  notify(`READY=1\nSTATUS=${daemon.running.length} exports`);
+
+  return await stopped;
 }

@@ -137,6 +137,42 @@ describe.skipIf(process.platform !== "linux")("sd_notify and the control socket"
   });
 });
 
+describe.skipIf(process.platform !== "linux")("signals at once", () => {
+  test("a SIGTERM sent the moment the start line appears stops the daemon cleanly (exit 0), 12 times in a row", async () => {
+    const file = path.join(dir, "early.toml");
+    writeFileSync(file, base());
+    const codes: number[] = [];
+    for (let i = 0; i < 12; i++) {
+      // (NODE_ENV=test, which bun test sets, makes consola print warnings only: no start line)
+      const env = { ...process.env, NO_COLOR: "1", NODE_ENV: "production", TEST: "" };
+      const proc = Bun.spawn([process.execPath, MAIN, "daemon", "-c", file], { stdout: "pipe", stderr: "pipe", env });
+      try {
+        const seen = Promise.withResolvers<void>();
+        let text = "";
+        let killed = false;
+        const watch = async (stream: ReadableStream<Uint8Array>) => {
+          for await (const chunk of stream) {
+            text += new TextDecoder().decode(chunk);
+            if (!killed && /pid \d+: \d+ exports from /.test(text)) {
+              killed = true;
+              proc.kill("SIGTERM"); // at once, from the reader of the line
+              seen.resolve();
+            }
+          }
+        };
+        void watch(proc.stdout);
+        void watch(proc.stderr);
+        const timer = setTimeout(() => seen.reject(new Error(`no start line within 15 s; the daemon said:\n${text}`)), 15_000);
+        await seen.promise.finally(() => clearTimeout(timer));
+        codes.push(await proc.exited);
+      } finally {
+        proc.kill("SIGKILL");
+      }
+    }
+    expect(codes).toEqual(Array(12).fill(0));
+  });
+});
+
 describe.skipIf(process.platform !== "linux")("the control socket under bad input", () => {
   test("garbage, unknown commands, missing names and an endless line get errors; the daemon goes on", async () => {
     const file = path.join(dir, "ctl.toml");
