@@ -5,25 +5,20 @@
  * unix datagram socket of the test's own; the control socket's mode. Its only
  * export names an interface that does not exist, so nothing touches the host's.
  */
-import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { existsSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { lastError, libc } from "../../ffi/libc.ts";
 import { sockaddrUn } from "../../ffi/sd-notify.ts";
+import { makeImage } from "../helpers/vblade.ts";
 import { MAIN } from "./daemon-proc.ts";
 
 setDefaultTimeout(30_000);
 
-let dir: string;
-let img: string;
-
-beforeAll(() => {
-  dir = mkdtempSync(path.join(tmpdir(), "aoede-dproc-"));
-  img = path.join(dir, "disk.img");
-  writeFileSync(img, new Uint8Array(1 << 20));
-});
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+// A 1 MiB image for the exports' paths; the state directory and control socket go beside it.
+const image = makeImage(1 << 20);
+const { dir, path: img } = image;
+afterAll(() => image.dispose());
 
 const base = () =>
   `[defaults]\nstate_dir = "${dir}/state"\ncontrol_socket = "${dir}/ctl.sock"\ninterfaces = ["nosuchif0"]\n\n[export.a]\npath = "${img}"\nshelf = 3\nslot = 4\n`;
