@@ -8,6 +8,7 @@ import { formatTable, int, median, num, ratio } from "../src/bench/format.ts";
 import type { LoadgenMode, LoadgenResult } from "./native.ts";
 import type { Options, Store, TargetKind } from "./options.ts";
 import { targetLabel } from "./procs.ts";
+import type { TreeSample } from "./tree.ts";
 
 /** One loadgen run against one target, with what /proc said about the target meanwhile. */
 export interface Sample {
@@ -55,6 +56,8 @@ export interface Extras {
   aoedeFileKiB?: number;
   initiator: InitiatorSample[];
   verify: VerifyLine[];
+  /** dd from the aoe(3) tree's data beside aoede read (bench/tree.ts) */
+  tree?: TreeSample;
 }
 
 interface Med {
@@ -243,6 +246,12 @@ function judge(o: Options, x: Extras, get: Getter, ceiling: (mtu: number, m: Loa
   if (x.verify.length) {
     const bad = x.verify.filter((v) => v.code !== 0);
     goals.push({ goal: "serve returns what was written (--verify)", measured: bad.length ? `${bad.length} of ${x.verify.length} passes failed` : `${x.verify.length} passes, no error`, met: bad.length === 0 });
+  }
+  if (x.tree) {
+    const t = x.tree;
+    const line = (mbps: number) => `${num(mbps)} MB/s vs aoede read ${num(t.readMbps)} MB/s: ${(mbps / t.readMbps).toFixed(2)}x (${t.mib} MiB, MTU ${t.mtu})`;
+    goals.push({ goal: "tree: dd bs=1M from S.L/data >= 0.8x aoede read of the same target", measured: line(t.ddCachedMbps), met: t.ddCachedMbps / t.readMbps >= 0.8 });
+    goals.push({ goal: "(reference) the same with iflag=direct (no page cache, no readahead)", measured: line(t.ddDirectMbps), met: undefined });
   }
   if (x.idleCpuPct !== undefined) {
     const settled = x.idleSettledPct ?? x.idleCpuPct;

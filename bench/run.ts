@@ -29,7 +29,9 @@
  * same windows (frames/s); the idle cost of `aoede serve` (CPU over --idle seconds
  * without traffic, all threads, /proc/PID/task/N/schedstat: right after start-up,
  * 40 s later when Bun's 1 Hz GC timer has gone quiet, and with that timer off)
- * and its resident memory under load (VmHWM); and the goals of issue 10.
+ * and its resident memory under load (VmHWM); `dd bs=1M` from the aoe(3) tree's
+ * `data` (`aoede mount`, with and without iflag=direct) beside `aoede read` of the
+ * same target (bench/tree.ts); and the goals of issues 10 and 11.
  *
  * Usage: bun bench/run.ts [options]
  *   --duration S      measured seconds per cell (default 3)
@@ -75,6 +77,7 @@ import {
   type RunningTarget,
 } from "./procs.ts";
 import { buildReport, cellKey, type Extras, type Results } from "./report.ts";
+import { treeVersusRead } from "./tree.ts";
 import { num } from "../src/bench/format.ts";
 
 /** when the second idle window starts, s after start-up (Bun's GC timer is quiet by then) */
@@ -156,7 +159,8 @@ async function main(): Promise<number> {
     `; ${o.runs} run(s) of ${o.durationS} s (+${o.warmupS} s warm-up)`);
 
   const images = new Map<Store, string>();
-  const needMemory = o.stores.includes("memory") || (o.verifySectors > 0 && o.targets.includes("aoede")) || (o.idleS > 0 && o.targets.includes("aoede"));
+  // aoede serve's verify, idle and tree parts use the memory-backed file whatever --store says
+  const needMemory = o.stores.includes("memory") || o.targets.includes("aoede");
   if (needMemory) {
     const p = `/dev/shm/aoede-bench-${process.pid}.img`;
     writeImage(p, o.memBytes);
@@ -249,6 +253,11 @@ async function main(): Promise<number> {
   }
   if (o.targets.includes("aoede") && aoedeHwm) x.aoedeHwmKiB = aoedeHwm;
 
+  if (o.targets.includes("aoede")) {
+    world.setMtu(o.mtus[0]!);
+    x.tree = await treeVersusRead(world, o, images.get("memory")!, o.mtus[0]!, warn);
+  }
+
   if (o.idleS > 0 && o.targets.includes("aoede")) {
     world.setMtu(o.mtus[0]!);
     /** CPU % of windows of --idle seconds starting `fromS` after start */
@@ -285,6 +294,13 @@ async function main(): Promise<number> {
       `idle: aoede serve used ${x.idleCpuPct.toFixed(3)} % CPU in the ${x.idleS} s after start-up and ${x.idleSettledPct?.toFixed(3)} % from ${x.idleSettleS} s on ` +
         `(all threads, /proc/PID/task/*/schedstat), RSS ${((x.idleRssKiB ?? 0) / 1024).toFixed(1)} MiB; ` +
         `with Bun's 1 Hz GC timer off (BUN_GC_TIMER_DISABLE=1) ${x.idleNoGcTimerPct?.toFixed(3)} % after start-up`,
+    );
+  }
+  if (x.tree) {
+    const t = x.tree;
+    log(
+      `tree: aoede read ${num(t.readMbps)} MB/s; dd bs=1M from the aoe(3) tree's data ${num(t.ddCachedMbps)} MB/s (page cache) and ` +
+        `${num(t.ddDirectMbps)} MB/s (iflag=direct); ${t.mib} MiB of ${TARGET_NAME} each, MTU ${t.mtu}, in namespace B`,
     );
   }
   log(

@@ -23,7 +23,8 @@ export class FuseNotifier {
   send(msg: Uint8Array): void {
     if (this.#closed) return;
     if (!this.#worker) {
-      const w = new Worker(new URL("./fuse-notify-worker.ts", import.meta.url));
+      // Named (the thread's name in /proc/PID/task/*/comm): the poller stays the one unnamed "Worker".
+      const w = new Worker(new URL("./fuse-notify-worker.ts", import.meta.url), { name: "fuse-notify" });
       w.onmessage = (e: MessageEvent<{ error?: string }>) => {
         this.#pending--;
         if (this.#pending === 0) w.unref();

@@ -1,6 +1,6 @@
 /**
  * `aoede daemon [-c FILE] [--check]`: every export of the config file in one
- * process (src/daemon). Exit status: 0 after a clean stop (or a file that checks
+ * process (src/daemon), and the aoe(3) tree if the file has an [initiator] table. Exit status: 0 after a clean stop (or a file that checks
  * out), 2 for a config file with mistakes (one line each, FILE:LINE: KEY: ...;
  * nothing is opened), 1 for anything else that prevents serving.
  */
@@ -11,7 +11,8 @@ export default defineCommand({
   meta: {
     name: "daemon",
     description:
-      "Serve every export of a config file in one process; SIGHUP reloads it, SIGTERM/SIGINT stop cleanly. " +
+      "Serve every export of a config file in one process (and, with an [initiator] table, mount the aoe(3) tree); " +
+      "SIGHUP reloads it, SIGTERM/SIGINT stop cleanly. " +
       "Example: aoede daemon -c /etc/aoede/aoede.toml (see /etc/aoede/aoede.toml.sample)",
   },
   args: {

@@ -13,9 +13,9 @@ import { formatTargetStat } from "../initiator/ctl.ts";
 import { SessionError } from "../initiator/session.ts";
 import { progressArg, progressMode, ProgressMeter } from "./progress.ts";
 
-function fileSource(fd: number): (max: number) => Promise<Uint8Array> {
-  return async (max) => {
-    const buf = new Uint8Array(max);
+function fileSource(fd: number): (max: number, into?: Uint8Array) => Promise<Uint8Array> {
+  return async (max, into) => {
+    const buf = into !== undefined && into.length >= max ? into.subarray(0, max) : new Uint8Array(max);
     let have = 0;
     while (have < max) {
       const n = readSync(fd, buf, have, max - have, null);

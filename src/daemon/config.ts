@@ -337,7 +337,7 @@ export function parseDaemonConfig(text: string, file: string, opts: { checkPaths
     const i = c.table(["initiator"], ini, INITIATOR_KEYS);
     initiator = {
       interfaces: (i.interfaces as string[] | undefined) ?? defaults.interfaces,
-      autodiscover: (i.autodiscover as boolean | undefined) ?? false,
+      autodiscover: (i.autodiscover as boolean | undefined) ?? true,
       mountpoint: i.mountpoint === undefined ? undefined : path.resolve(base, i.mountpoint as string),
     };
   }

@@ -1,9 +1,10 @@
 /**
  * The daemon's process: load and check the file (exit 2 on any mistake, nothing
- * opened), start every export, listen on the control socket, follow interfaces
- * (watch.ts), tell systemd (sd_notify), and handle signals:
+ * opened), start every export and the aoe(3) tree if [initiator] asks for it
+ * (tree.ts), listen on the control socket, follow interfaces (watch.ts), tell
+ * systemd (sd_notify), and handle signals:
  *   SIGHUP             reload (as `aoede ctl reload`)
- *   SIGTERM, SIGINT    stop taking requests, answer those in flight, flush, exit 0
+ *   SIGTERM, SIGINT    stop taking requests, answer those in flight, flush, unmount the tree, exit 0
  *   SIGUSR1            log the counters
  */
 import { consola } from "consola";
@@ -13,6 +14,7 @@ import { ConfigError, loadDaemonConfig, type InitiatorSettings } from "./config.
 import { ControlServer } from "./control.ts";
 import { Daemon } from "./daemon.ts";
 import type { Reply, Request } from "./protocol.ts";
+import type { DaemonTree } from "./tree.ts";
 import { watchLinks } from "./watch.ts";
 
 function notify(state: string): void {
@@ -23,16 +25,11 @@ function notify(state: string): void {
   }
 }
 
-/**
- * The [initiator] side (the aoe(3) tree) belongs to src/tree, which this build
- * does not have: say so rather than ignore the table.
- */
-function startInitiator(ini: InitiatorSettings | undefined): void {
-  if (ini === undefined) return;
-  consola.warn(
-    `[initiator] (interfaces ${ini.interfaces.join(", ") || "-"}, autodiscover ${ini.autodiscover}` +
-      `${ini.mountpoint ? `, mountpoint ${ini.mountpoint}` : ""}): not available in this build; serving exports only`,
-  );
+/** The [initiator] table's tree (tree.ts, loaded only when configured: it brings the FUSE server). */
+async function startTree(ini: InitiatorSettings | undefined): Promise<DaemonTree | undefined> {
+  if (ini === undefined) return undefined;
+  const { DaemonTree } = await import("./tree.ts");
+  return DaemonTree.start(ini);
 }
 
 /** Check `file` only: prints what it found; exit status 0 or 2. */
@@ -67,7 +64,28 @@ export async function runDaemon(file: string): Promise<number> {
     process.stderr.write(`aoede daemon: ${e.message}\n`);
     return e.usage ? 2 : 1;
   }
-  startInitiator(config.initiator);
+  let tree: DaemonTree | undefined;
+  try {
+    tree = await startTree(config.initiator);
+  } catch (e) {
+    process.stderr.write(`aoede daemon: ${(e as Error).message}\n`);
+    await daemon.stop();
+    return 1;
+  }
+
+  // The tree follows its table: started, moved or changed in place, or stopped.
+  // A tree that fails to start or move is logged; the exports' reload stands.
+  const reloadTree = async (next: InitiatorSettings | undefined) => {
+    try {
+      if (next === undefined) {
+        await tree?.stop();
+        tree = undefined;
+      } else if (tree === undefined) tree = await startTree(next);
+      else await tree.reload(next);
+    } catch (e) {
+      consola.error(`[initiator]: ${(e as Error).message}`);
+    }
+  };
 
   let reloading = false;
   const reload = async (why: string): Promise<Reply> => {
@@ -87,6 +105,7 @@ export async function runDaemon(file: string): Promise<number> {
       }
       try {
         const s = await daemon.reload(next);
+        await reloadTree(next.initiator);
         const line = `kept ${s.kept.join(", ") || "-"}; reopened ${s.reopened.join(", ") || "-"}; added ${s.added.join(", ") || "-"}; removed ${s.removed.join(", ") || "-"}`;
         consola.success(`the configuration has been reloaded: ${line}`);
         return { ok: true, ...s };
@@ -124,20 +143,24 @@ export async function runDaemon(file: string): Promise<number> {
     control = await ControlServer.listen(config.defaults.controlSocket, handle);
   } catch (e) {
     process.stderr.write(`aoede daemon: control socket ${config.defaults.controlSocket}: ${(e as Error).message}\n`);
+    await tree?.stop();
     await daemon.stop();
     return 1;
   }
-  const watch = watchLinks(() => daemon.syncInterfaces(), (m) => consola.warn(m));
-
-  consola.start(
-    `pid ${process.pid}: ${daemon.running.length} exports from ${file}, control socket ${control.path}` +
-      (watch ? "" : "; interfaces are not watched on this platform (a reload attaches new ones)"),
+  const watch = watchLinks(
+    () => {
+      daemon.syncInterfaces();
+      tree?.sync();
+    },
+    (m) => consola.warn(m),
   );
-  notify(`READY=1\nSTATUS=${daemon.running.length} exports`);
 
+  // Every handler is in place before the start line: whoever waits for that line (a
+  // supervisor, a test) may signal at once, and a signal with no handler yet kills
+  // the process with its default action (exit 143 for SIGTERM, seen by the soak campaign).
   process.on("SIGHUP", () => void reload("SIGHUP"));
   process.on("SIGUSR1", () => consola.info(JSON.stringify(daemon.stats())));
-  return await new Promise<number>((resolve) => {
+  const stopped = new Promise<number>((resolve) => {
     let signalled = false;
     const onSignal = (sig: string) => {
       if (signalled) {
@@ -150,7 +173,7 @@ export async function runDaemon(file: string): Promise<number> {
       consola.info(`${sig}: stopping; finishing the requests in flight`);
       watch?.close();
       control.close();
-      daemon.stop().then(
+      Promise.all([tree?.stop(), daemon.stop()]).then(
         () => {
           consola.success("stopped");
           resolve(0);
@@ -164,4 +187,12 @@ export async function runDaemon(file: string): Promise<number> {
     process.on("SIGTERM", () => onSignal("SIGTERM"));
     process.on("SIGINT", () => onSignal("SIGINT"));
   });
+  consola.start(
+    `pid ${process.pid}: ${daemon.running.length} exports from ${file}, control socket ${control.path}` +
+      (tree ? `, aoe(3) tree on ${tree.mountpoint}` : "") +
+      (watch ? "" : "; interfaces are not watched on this platform (a reload attaches new ones)"),
+  );
+  notify(`READY=1\nSTATUS=${daemon.running.length} exports`);
+
+  return await stopped;
 }

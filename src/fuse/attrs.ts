@@ -35,7 +35,7 @@ export function toAttr(n: NodeAttr, owner: Owner): Attr {
 }
 
 export function toEntry(n: NodeAttr, owner: Owner, entryValid: number, attrValid: number): EntryOut {
-  return { nodeid: n.ino, generation: 0, entryValid, attrValid, attr: toAttr(n, owner) };
+  return { nodeid: n.ino, generation: n.generation ?? 0, entryValid, attrValid, attr: toAttr(n, owner) };
 }
 
 export function direntType(kind: NodeKind): number {

@@ -35,6 +35,11 @@ export interface NodeAttr {
   /** seconds since the epoch */
   mtime: number;
   nlink?: number;
+  /**
+   * Changes when a node id is given to a new node (FUSE's generation): the kernel
+   * then drops an inode it still holds for the old one instead of reusing it. Default 0.
+   */
+  generation?: number;
   uid?: number;
   gid?: number;
 }

@@ -53,8 +53,16 @@ export interface TreeOptions {
   echo?: (line: string) => void;
 }
 
+let incarnations = 0;
+
 /** One target as the tree shows it (Plan 9's Aoedev, around the engine's Target). */
 export class Unit {
+  /**
+   * Its node ids are shelf.slot's (inode.ts), so a unit removed and found again
+   * reuses them; this number differs, and the kernel drops the removed one's
+   * inodes (an rmdir'ed directory it still holds would answer ENOENT for ever).
+   */
+  readonly generation = ++incarnations;
   /** the size `setsize` set; undefined: the real one */
   bsize?: number;
   /** why it is down: a request passed its deadline (then probed), or `failio` */

@@ -90,23 +90,26 @@ export class TreeVfs implements Vfs {
       case "devlink": {
         const u = this.unitOf(n);
         if (n.index >= u.t.netlinks().length) throw new VfsError("ENOENT");
-        return file(0o444, 0, u.created);
+        return { ...file(0o444, 0, u.created), generation: u.generation };
       }
       case "unit": {
         const u = this.unitOf(n);
-        switch (n.file) {
-          case UnitFile.Dir:
-          case UnitFile.DevlinkDir:
-            return { ...dir(), mtime: u.created };
-          case UnitFile.Ctl:
-            return file(0o664, 0, u.created);
-          case UnitFile.Data:
-            return file(0o660, u.size, u.created);
-          case UnitFile.Config:
-            return file(0o664, u.up ? u.t.config.length : 0, u.created);
-          case UnitFile.Ident:
-            return file(0o664, u.up ? 512 : 0, u.created);
-        }
+        const attr = (): NodeAttr => {
+          switch (n.file) {
+            case UnitFile.Dir:
+            case UnitFile.DevlinkDir:
+              return { ...dir(), mtime: u.created };
+            case UnitFile.Ctl:
+              return file(0o664, 0, u.created);
+            case UnitFile.Data:
+              return file(0o660, u.size, u.created);
+            case UnitFile.Config:
+              return file(0o664, u.up ? u.t.config.length : 0, u.created);
+            case UnitFile.Ident:
+              return file(0o664, u.up ? 512 : 0, u.created);
+          }
+        };
+        return { ...attr(), generation: u.generation };
       }
     }
     throw new VfsError("ENOENT");
@@ -132,12 +135,39 @@ export class TreeVfs implements Vfs {
     throw new VfsError("ENOTDIR");
   }
 
+  /**
+   * `rmdir S.L` (and the last step of `rm -r S.L`) removes the target, as 9front's
+   * remove of a unit directory. `rmdir S.L/devlink` succeeds and removes nothing:
+   * see unlink.
+   */
   rmdir(parent: number, name: string): void {
     const p = this.node(parent);
-    if (p.kind !== "root") throw this.fail(name, new TreeError("EPERM", Eperm));
-    const u = this.tree.unitByName(name);
-    if (!u) throw new VfsError("ENOENT");
-    this.tree.remove(u);
+    if (p.kind === "root") {
+      const u = this.tree.unitByName(name);
+      if (!u) throw new VfsError(name === "ctl" || name === "log" ? "ENOTDIR" : "ENOENT");
+      this.tree.remove(u);
+      return;
+    }
+    if (this.lookup(parent, name).kind !== "dir") throw new VfsError("ENOTDIR");
+  }
+
+  /**
+   * unlink(2) of a file inside a target's directory (S.L/ctl, S.L/devlink/0, ...)
+   * succeeds and removes nothing: those files live and die with the target, and
+   * only the directory can be removed (9front's devaoe has no file removal). It
+   * has to succeed because `rm -r S.L` unlinks every file first and gives up on
+   * S.L if one unlink fails; the rmdir that follows removes the target. So a lone
+   * `rm S.L/ctl` is a no-op: the file is there again at the next lookup. The
+   * top `ctl` and `log` belong to the tree itself: EPERM.
+   */
+  unlink(parent: number, name: string): void {
+    const p = this.node(parent);
+    if (p.kind === "root") {
+      if (this.tree.unitByName(name)) throw new VfsError("EISDIR");
+      if (name === "ctl" || name === "log") throw this.fail(name, new TreeError("EPERM", Eperm));
+      throw new VfsError("ENOENT");
+    }
+    if (this.lookup(parent, name).kind === "dir") throw new VfsError("EISDIR");
   }
 
   statfs(): { blocks: number; bfree: number; bsize: number } {

@@ -5,12 +5,13 @@
  * (bench/native/loadgen.c) for 0.3 s per mode at window 16, runs the load
  * generator with --verify against serve (which must find no error and no wrong
  * sector), runs AoEde's initiator beside the load generator, measures idle CPU
- * in 1 s windows, prints the tables and cleans up. The figures are not judged
+ * in 1 s windows, copies 16 MiB by aoede read and by dd from the aoe(3) tree's
+ * data (aoede mount), prints the tables and cleans up. The figures are not judged
  * here — only that the bench runs, measures and reports.
  * Skipped when the process cannot create namespaces (not root) or has no C compiler.
  */
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path, { join } from "node:path";
 import type { LoadgenResult } from "../../bench/native.ts";
@@ -79,6 +80,13 @@ describe.skipIf(!canUseNetns() || !haveCc)("bun run bench --smoke", () => {
         expect(v.r.requests).toBeGreaterThan(0);
         expect(v.r.verified_sectors).toBeGreaterThan(0);
         expect({ errors: v.r.errors, timeouts: v.r.timeouts, verify_failures: v.r.verify_failures }).toEqual({ errors: 0, timeouts: 0, verify_failures: 0 });
+      }
+      // dd from the aoe(3) tree's data beside aoede read of the same target (bench/tree.ts)
+      if (existsSync("/dev/fuse")) {
+        expect(out).toMatch(/^tree: aoede read [\d.,]+ MB\/s; dd bs=1M from the aoe\(3\) tree's data [\d.,]+ MB\/s \(page cache\) and [\d.,]+ MB\/s \(iflag=direct\); 16 MiB/m);
+        expect(out).toContain("tree: dd bs=1M from S.L/data >= 0.8x aoede read of the same target");
+        const tree = raw.extras.tree as { readMbps: number; ddDirectMbps: number; ddCachedMbps: number };
+        for (const v of [tree.readMbps, tree.ddDirectMbps, tree.ddCachedMbps]) expect(v).toBeGreaterThan(0);
       }
       expect(raw.extras.initiator.length).toBe(1);
       expect(raw.extras.initiator[0].initiatorFps).toBeGreaterThan(0);

@@ -4,22 +4,17 @@
  * random mutations of the shipped example either parse or throw ConfigError,
  * nothing else. DAEMON_FUZZ_SEED=<n> replays a run.
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { afterAll, describe, expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
 import path from "node:path";
 import { ConfigError, globToRegExp, matchesInterface, parseDaemonConfig, type ConfigProblem } from "../../src/daemon/config.ts";
 import { seededUint32 } from "../helpers/prng.ts";
+import { makeImage } from "../helpers/vblade.ts";
 
-let dir: string;
-let img: string;
-
-beforeAll(() => {
-  dir = mkdtempSync(path.join(tmpdir(), "aoede-cfg-"));
-  img = path.join(dir, "disk.img");
-  writeFileSync(img, new Uint8Array(1 << 20));
-});
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+// A 1 MiB image for the exports' paths; the state directory and control socket go beside it.
+const image = makeImage(1 << 20);
+const { dir, path: img } = image;
+afterAll(() => image.dispose());
 
 function problems(text: string): ConfigProblem[] {
   try {

@@ -15,6 +15,7 @@ import { canUseNetns, makeVethWorld, type VethPair, type VethWorld } from "../he
 import { makeImage, sha256, sha256File, type Image } from "../helpers/vblade.ts";
 import { aoede, waitForTarget } from "../helpers/aoede-cli.ts";
 import { RawClient } from "../helpers/raw-client.ts";
+import { randomBytes, sourceOf } from "../helpers/bytes.ts";
 import { openRawLink } from "../../ffi/rawlink.ts";
 import { sharedLoop } from "../../src/net/loop.ts";
 import { Initiator } from "../../src/initiator/engine.ts";
@@ -177,17 +178,11 @@ describe.skipIf(!canUseNetns())("aoede daemon", () => {
         const [t] = await find(ini, { timeoutMs: 3000, shelf: 5, slot: 0 });
         if (!t) throw new Error("e5.0 did not answer");
         await ini.identify(t);
-        const data = new Uint8Array(32 * MIB);
-        for (let i = 0; i < data.length; i += 65536) crypto.getRandomValues(data.subarray(i, i + 65536));
-        let pos = 0;
+        const data = randomBytes(32 * MIB);
         const copyA = writeRange(ini, t, {
           offset: 0,
           length: data.length,
-          source: async (max) => {
-            const b = data.subarray(pos, pos + max);
-            pos += b.length;
-            return b;
-          },
+          source: sourceOf(data),
         });
         const bOut = path.join(dir, "b.out");
         const copyB = aoede(w.nsB, ["read", "e5.1", bOut, "--deadline", "3", "-i", p2.ifB]);

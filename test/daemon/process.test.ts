@@ -5,25 +5,20 @@
  * unix datagram socket of the test's own; the control socket's mode. Its only
  * export names an interface that does not exist, so nothing touches the host's.
  */
-import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { existsSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { lastError, libc } from "../../ffi/libc.ts";
 import { sockaddrUn } from "../../ffi/sd-notify.ts";
+import { makeImage } from "../helpers/vblade.ts";
 import { MAIN } from "./daemon-proc.ts";
 
 setDefaultTimeout(30_000);
 
-let dir: string;
-let img: string;
-
-beforeAll(() => {
-  dir = mkdtempSync(path.join(tmpdir(), "aoede-dproc-"));
-  img = path.join(dir, "disk.img");
-  writeFileSync(img, new Uint8Array(1 << 20));
-});
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+// A 1 MiB image for the exports' paths; the state directory and control socket go beside it.
+const image = makeImage(1 << 20);
+const { dir, path: img } = image;
+afterAll(() => image.dispose());
 
 const base = () =>
   `[defaults]\nstate_dir = "${dir}/state"\ncontrol_socket = "${dir}/ctl.sock"\ninterfaces = ["nosuchif0"]\n\n[export.a]\npath = "${img}"\nshelf = 3\nslot = 4\n`;
@@ -134,6 +129,42 @@ describe.skipIf(process.platform !== "linux")("sd_notify and the control socket"
       proc.kill("SIGKILL");
       ns.close();
     }
+  });
+});
+
+describe.skipIf(process.platform !== "linux")("signals at once", () => {
+  test("a SIGTERM sent the moment the start line appears stops the daemon cleanly (exit 0), 12 times in a row", async () => {
+    const file = path.join(dir, "early.toml");
+    writeFileSync(file, base());
+    const codes: number[] = [];
+    for (let i = 0; i < 12; i++) {
+      // (NODE_ENV=test, which bun test sets, makes consola print warnings only: no start line)
+      const env = { ...process.env, NO_COLOR: "1", NODE_ENV: "production", TEST: "" };
+      const proc = Bun.spawn([process.execPath, MAIN, "daemon", "-c", file], { stdout: "pipe", stderr: "pipe", env });
+      try {
+        const seen = Promise.withResolvers<void>();
+        let text = "";
+        let killed = false;
+        const watch = async (stream: ReadableStream<Uint8Array>) => {
+          for await (const chunk of stream) {
+            text += new TextDecoder().decode(chunk);
+            if (!killed && /pid \d+: \d+ exports from /.test(text)) {
+              killed = true;
+              proc.kill("SIGTERM"); // at once, from the reader of the line
+              seen.resolve();
+            }
+          }
+        };
+        void watch(proc.stdout);
+        void watch(proc.stderr);
+        const timer = setTimeout(() => seen.reject(new Error(`no start line within 15 s; the daemon said:\n${text}`)), 15_000);
+        await seen.promise.finally(() => clearTimeout(timer));
+        codes.push(await proc.exited);
+      } finally {
+        proc.kill("SIGKILL");
+      }
+    }
+    expect(codes).toEqual(Array(12).fill(0));
   });
 });
 

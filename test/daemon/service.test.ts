@@ -4,41 +4,17 @@
  * mode under a stand-in rc.subr, and install.sh putting aoede.service and the
  * sample config in place (and taking them away again) in a temporary root.
  */
-import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { spawnSync } from "bun";
-import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { parseDaemonConfig } from "../../src/daemon/config.ts";
+import { cleanPath, listTree, rcScriptUnderStandIn, repo, runIn, tempDirs } from "../helpers/packaging.ts";
 
 setDefaultTimeout(30_000);
 
-const repo = resolve(import.meta.dir, "../..");
-const cleanPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-const dirs: string[] = [];
-const tempDir = (p: string) => {
-  const d = mkdtempSync(join(tmpdir(), p));
-  dirs.push(d);
-  return d;
-};
-afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
-
-function run(args: string[], env: Record<string, string> = { PATH: cleanPath }) {
-  const r = spawnSync(args, { cwd: repo, env, stdout: "pipe", stderr: "pipe" });
-  return { code: r.exitCode, out: r.stdout.toString(), err: r.stderr.toString() };
-}
-
-const everything = (dir: string) => {
-  const out: string[] = [];
-  const walk = (p: string) => {
-    for (const e of readdirSync(p, { withFileTypes: true })) {
-      out.push(join(p, e.name).slice(dir.length));
-      if (e.isDirectory()) walk(join(p, e.name));
-    }
-  };
-  walk(dir);
-  return out.sort();
-};
+const run = runIn(repo);
+const tempDir = tempDirs();
 
 describe("aoede.service", () => {
   const unit = readFileSync(join(repo, "packaging/systemd/aoede.service"), "utf8");
@@ -54,7 +30,7 @@ describe("aoede.service", () => {
     chmodSync(fake, 0o755);
     const path = join(dir, "aoede.service");
     writeFileSync(path, unit.replace("ExecStart=/usr/local/sbin/aoede ", `ExecStart=${fake} `));
-    const r = run(["systemd-analyze", "verify", path], { PATH: cleanPath, SYSTEMD_LOG_LEVEL: "warning" });
+    const r = run(["systemd-analyze", "verify", path], { env: { PATH: cleanPath, SYSTEMD_LOG_LEVEL: "warning" } });
     const ours = (r.out + r.err).split("\n").filter((l) => l.includes("aoede"));
     expect({ code: r.code, ours }).toEqual({ code: 0, ours: [] });
   });
@@ -77,25 +53,8 @@ describe("aoede.service", () => {
 });
 
 describe("rc.d script with aoede_config", () => {
-  const setup = (rcconf: string) => {
-    const dir = tempDir("aoede-drcd-");
-    writeFileSync(
-      join(dir, "rc.subr"),
-      `load_rc_config() { . "${dir}/rc.conf"; }
-run_rc_command() { echo "RUN $1 name=$name pidfile=$pidfile command=$command args=$command_args precmd=$start_precmd extra=$extra_commands reload=$reload_cmd"; }
-checkyesno() { eval "case \\\${$1} in [Yy][Ee][Ss]) return 0;; *) return 1;; esac"; }
-warn() { echo "WARN $*"; }
-err() { echo "ERR $2"; exit "$1"; }
-`,
-    );
-    writeFileSync(join(dir, "rc.conf"), rcconf);
-    const script = join(dir, "aoede");
-    const text = readFileSync(join(repo, "packaging/freebsd/aoede"), "utf8")
-      .replace(". /etc/rc.subr", `. "${dir}/rc.subr"`)
-      .replace(/^_aoede_script=.*$/m, `_aoede_script="${script}"`);
-    writeFileSync(script, text, { mode: 0o755 });
-    return (...args: string[]) => run(["sh", script, ...args]);
-  };
+  // The daemon's run_rc_command also prints its precmd, extra commands and reload command.
+  const setup = (rcconf: string) => rcScriptUnderStandIn({ script: "aoede", rcconf, tempDir, extraFields: ["precmd", "extra", "reload"] });
 
   test("start runs one daemon(8) supervising aoede daemon -c FILE, checked first; reload is a command", () => {
     const rc = setup(`aoede_enable="YES"\naoede_config="/usr/local/etc/aoede/aoede.toml"\naoede_exports="a"\naoede_a_flags="9 0 em0 /x"\n`);
@@ -127,7 +86,7 @@ describe("install.sh", () => {
     const root = tempDir("aoede-droot-");
     const r = run(["sh", "install.sh", "--root", root, "--prefix", "/opt/ao", "--binary", fakeBinary()]);
     expect(r.code).toBe(0);
-    const files = everything(root);
+    const files = listTree(root);
     expect(files).toContain("/etc/systemd/system/aoede.service");
     expect(files).toContain("/etc/aoede/aoede.toml.sample");
     expect(readFileSync(join(root, "etc/systemd/system/aoede.service"), "utf8")).toContain("ExecStart=/opt/ao/sbin/aoede daemon -c /etc/aoede/aoede.toml\n");
@@ -137,7 +96,7 @@ describe("install.sh", () => {
     expect(manifest).toContain("file /etc/aoede/aoede.toml.sample\n");
     writeFileSync(join(root, "etc/aoede/aoede.toml"), "# mine\n");
     expect(run(["sh", "install.sh", "--root", root, "--prefix", "/opt/ao", "--uninstall"]).code).toBe(0);
-    expect(everything(root)).toEqual(["/etc", "/etc/aoede", "/etc/aoede/aoede.toml"]);
+    expect(listTree(root)).toEqual(["/etc", "/etc/aoede", "/etc/aoede/aoede.toml"]);
   });
 
   test("FreeBSD: PREFIX/etc/aoede/aoede.toml.sample beside the rc.d script, removed again", () => {
@@ -145,6 +104,6 @@ describe("install.sh", () => {
     expect(run(["sh", "install.sh", "--os", "freebsd", "--root", root, "--binary", fakeBinary()]).code).toBe(0);
     expect(existsSync(join(root, "usr/local/etc/aoede/aoede.toml.sample"))).toBe(true);
     expect(run(["sh", "install.sh", "--os", "freebsd", "--root", root, "--uninstall"]).code).toBe(0);
-    expect(everything(root)).toEqual([]);
+    expect(listTree(root)).toEqual([]);
   });
 });

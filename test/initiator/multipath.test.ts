@@ -7,6 +7,7 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { canUseNetns } from "../helpers/netns.ts";
 import { makeBridgedWorld, type BridgedWorld } from "../helpers/multipath.ts";
+import { sourceOf } from "../helpers/bytes.ts";
 import { haveVblade, makeImage, sha256, startVblade, type Image, type RunningVblade } from "../helpers/vblade.ts";
 import { openRawLink, type RawLink } from "../../ffi/rawlink.ts";
 import { EventLoop } from "../../src/net/loop.ts";
@@ -106,11 +107,9 @@ describe.skipIf(!(canUseNetns() && haveVblade()))("multipath against vblade on a
     const data = new Uint8Array(32 * MIB);
     crypto.getRandomValues(data.subarray(0, 65536));
     for (let i = 65536; i < data.length; i += 65536) data.copyWithin(i, 0, 65536);
-    let pos = 0;
     // Long enough for a probe or two (the first after 200 ms, then backing off).
     for (let round = 0; round < 20 && p.replies === before; round++) {
-      pos = 0;
-      await writeRange(ini, t, { offset: 0, source: async (max) => { const b = data.subarray(pos, pos + max); pos += b.length; return b; } });
+      await writeRange(ini, t, { offset: 0, source: sourceOf(data) });
     }
     expect(p.replies).toBeGreaterThan(before);
     expect(p.failing).toBe(false);

@@ -9,6 +9,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { canUseNetns, makeVethWorld, type VethWorld } from "../helpers/netns.ts";
 import { makeImage, sha256, type Image } from "../helpers/vblade.ts";
+import { randomBytes, sourceOf } from "../helpers/bytes.ts";
 import { openRawLink, type RawLink } from "../../ffi/rawlink.ts";
 import { sharedLoop } from "../../src/net/loop.ts";
 import { parseServeArgs } from "../../src/target/config.ts";
@@ -77,18 +78,12 @@ describe.skipIf(!canUseNetns())("target and initiator in one process", () => {
         const readMs = performance.now() - t0;
         expect(sha256(out)).toBe(img.sha256);
 
-        const data = new Uint8Array(img.size);
-        for (let i = 0; i < data.length; i += 65536) crypto.getRandomValues(data.subarray(i, i + 65536));
-        let pos = 0;
+        const data = randomBytes(img.size);
         t0 = performance.now();
         const n = await writeRange(ini, t, {
           offset: 0,
           length: data.length,
-          source: async (max) => {
-            const b = data.subarray(pos, pos + max);
-            pos += b.length;
-            return b;
-          },
+          source: sourceOf(data),
         });
         const writeMs = performance.now() - t0;
         expect(n).toBe(data.length);

@@ -6,13 +6,12 @@
  * fetch their Bun runtime once), or not at all when dist/ is newer than every
  * source. Binaries are hard-linked, not copied, into temporary directories.
  */
-import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { spawnSync } from "bun";
 import {
   copyFileSync,
   existsSync,
   linkSync,
-  mkdtempSync,
   readdirSync,
   readFileSync,
   rmSync,
@@ -23,21 +22,19 @@ import {
   truncateSync,
   writeFileSync,
 } from "node:fs";
-import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { canUseNetns, makeVethWorld } from "../../src/net/netns.ts";
 import { DROP_INS } from "../../src/cli/dropin.ts";
+import { cleanPath, listTree, rcScriptUnderStandIn, repo, runIn, tempDirs } from "../helpers/packaging.ts";
 
 // Compiled binaries and install scripts as child processes: several times slower on a busy
 // 2-core machine than alone. bun test's default is 5 s (bunfig.toml cannot change it).
 setDefaultTimeout(60_000);
 
-const repo = resolve(import.meta.dir, "../..");
 const dist = join(repo, "dist");
 const FILES = ["aoede", "aoede-linux-x64", "aoede-linux-arm64", "aoede-freebsd-x64"];
 const version: string = JSON.parse(readFileSync(join(repo, "package.json"), "utf8")).version;
 const isRoot = process.getuid?.() === 0;
-const cleanPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 function newestSource(): number {
   let newest = 0;
@@ -57,23 +54,9 @@ function distIsFresh(): boolean {
   return FILES.every((f) => existsSync(join(dist, f)) && statSync(join(dist, f)).mtimeMs >= newest);
 }
 
-function run(args: string[], opts: { cwd?: string; env?: Record<string, string>; timeout?: number } = {}) {
-  const r = spawnSync(args, {
-    cwd: opts.cwd ?? repo,
-    env: opts.env ?? { PATH: cleanPath },
-    stdout: "pipe",
-    stderr: "pipe",
-    timeout: opts.timeout ?? 60_000,
-  });
-  return { code: r.exitCode, out: r.stdout.toString(), err: r.stderr.toString() };
-}
+const run = runIn(repo);
 
-const temps: string[] = [];
-function tempDir(prefix: string): string {
-  const d = mkdtempSync(join(tmpdir(), prefix));
-  temps.push(d);
-  return d;
-}
+const tempDir = tempDirs();
 
 /** A directory holding only the host binary (hard link; a copy if across file systems). */
 let lonely = "";
@@ -94,10 +77,6 @@ beforeAll(() => {
     chmodSync(lonelyBin, 0o755);
   }
 }, 180_000);
-
-afterAll(() => {
-  for (const d of temps) rmSync(d, { recursive: true, force: true });
-});
 
 describe("build", () => {
   test("makes all four executables", () => {
@@ -244,23 +223,11 @@ describe("install.sh", () => {
     expect(r.out).toContain("Examples:");
   });
 
-  const everything = (dir: string) => {
-    const out: string[] = [];
-    const walk = (p: string) => {
-      for (const e of readdirSync(p, { withFileTypes: true })) {
-        out.push(join(p, e.name).slice(dir.length));
-        if (e.isDirectory()) walk(join(p, e.name));
-      }
-    };
-    walk(dir);
-    return out.sort();
-  };
-
   test("Linux: installs into a temporary root and uninstalls to nothing", () => {
     const root = tempDir("aoede-root-");
     const r = run(["sh", "install.sh", "--root", root, "--binary", join(dist, "aoede")]);
     expect(r.code).toBe(0);
-    const files = everything(root);
+    const files = listTree(root);
     for (const f of [
       "/usr/local/sbin/aoede",
       "/etc/systemd/system/aoede@.service",
@@ -272,7 +239,7 @@ describe("install.sh", () => {
     expect(run([join(root, "usr/local/sbin/aoede"), "--version"]).out).toContain(version);
     const u = run(["sh", "install.sh", "--root", root, "--uninstall"]);
     expect(u.code).toBe(0);
-    expect(everything(root)).toEqual([]);
+    expect(listTree(root)).toEqual([]);
   });
 
   test("Linux: --prefix moves the binary and the unit follows it; a user's conf survives uninstall", () => {
@@ -286,7 +253,7 @@ describe("install.sh", () => {
       expect(unit).toContain("ExecStart=/opt/aoede/sbin/aoede serve $AOEDE_ARGS");
       writeFileSync(join(root, "etc/aoede/disk0.conf"), 'AOEDE_ARGS="9 0 eth0 /srv/d.img"\n');
       expect(run(["sh", "install.sh", "--root", root, "--prefix", "/opt/aoede", "--uninstall"]).code).toBe(0);
-      expect(everything(root)).toEqual(["/etc", "/etc/aoede", "/etc/aoede/disk0.conf"]);
+      expect(listTree(root)).toEqual(["/etc", "/etc/aoede", "/etc/aoede/disk0.conf"]);
     } finally {
       rmSync(fake, { force: true });
     }
@@ -296,13 +263,13 @@ describe("install.sh", () => {
     const root = tempDir("aoede-root-");
     const r = run(["sh", "install.sh", "--os", "freebsd", "--root", root, "--binary", join(dist, "aoede-freebsd-x64")]);
     expect(r.code).toBe(0);
-    const files = everything(root);
+    const files = listTree(root);
     expect(files).toContain("/usr/local/sbin/aoede");
     expect(files).toContain("/usr/local/etc/rc.d/aoede");
     expect(statSync(join(root, "usr/local/etc/rc.d/aoede")).mode & 0o777).toBe(0o555);
     expect(run(["file", "-b", join(root, "usr/local/sbin/aoede")]).out).toContain("FreeBSD");
     expect(run(["sh", "install.sh", "--os", "freebsd", "--root", root, "--uninstall"]).code).toBe(0);
-    expect(everything(root)).toEqual([]);
+    expect(listTree(root)).toEqual([]);
   });
 });
 
@@ -451,25 +418,7 @@ describe("service files", () => {
 
   describe("rc.d script under a stand-in rc.subr", () => {
     // A stand-in for /etc/rc.subr that records what run_rc_command would run.
-    const setup = (rcconf: string) => {
-      const dir = tempDir("aoede-rcd-");
-      writeFileSync(
-        join(dir, "rc.subr"),
-        `load_rc_config() { . "${dir}/rc.conf"; }
-run_rc_command() { echo "RUN $1 name=$name pidfile=$pidfile command=$command args=$command_args"; }
-checkyesno() { eval "case \\\${$1} in [Yy][Ee][Ss]) return 0;; *) return 1;; esac"; }
-warn() { echo "WARN $*"; }
-err() { echo "ERR $2"; exit "$1"; }
-`,
-      );
-      writeFileSync(join(dir, "rc.conf"), rcconf);
-      const script = join(dir, "aoede");
-      const text = readFileSync(join(repo, "packaging/freebsd/aoede"), "utf8")
-        .replace(". /etc/rc.subr", `. "${dir}/rc.subr"`)
-        .replace(/^_aoede_script=.*$/m, `_aoede_script="${script}"`);
-      writeFileSync(script, text, { mode: 0o755 });
-      return (...args: string[]) => run(["sh", script, ...args]);
-    };
+    const setup = (rcconf: string) => rcScriptUnderStandIn({ script: "aoede", rcconf, tempDir });
     const conf = `aoede_enable="YES"\naoede_exports="a b"\naoede_a_flags="9 0 em0 /dev/ada1"\naoede_b_flags="-b 64 9 1 em0 /tank/b.img"\n`;
 
     test("start runs one daemon(8) per export, with a pidfile and syslog tag each", () => {

@@ -5,7 +5,8 @@
  * synchronous shell commands below would stall its loop). Real programs on
  * the real mount: cat, echo > ctl, dd through data (sha256 against the image),
  * `aoede stat` reading the mounted tree, losetup + mkfs.ext4 + mount + e2fsck,
- * and SIGTERM: unmounted, exit 0. Skipped where the FUSE server is not part of
+ * rm -r of a target, SIGTERM: unmounted, exit 0, and a mount left by SIGKILL
+ * cleared by the next aoede mount. Skipped where the FUSE server is not part of
  * the build (src/fuse/mount.ts) or /dev/fuse is missing.
  */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
@@ -171,6 +172,21 @@ describe.skipIf(!(haveFuse && canUseNetns()))("aoede mount", () => {
     }
   });
 
+  test("rm -r S.L removes the target; a lone rm of a file in it is a no-op; discover brings it back", async () => {
+    expect(sh(`rm ${mnt}/4.2/ctl && cat ${mnt}/4.2/ctl`).out).toStartWith("state: up\n");
+    expect(sh(`rm ${mnt}/log`).err).toContain("Operation not permitted");
+    sh(`cat ${mnt}/log > /dev/null`);
+    const rm = sh(`rm -r ${mnt}/4.2`);
+    expect({ code: rm.code, err: rm.err }).toEqual({ code: 0, err: "" });
+    expect(sh(`ls ${mnt}`).out.split("\n").filter(Boolean)).toEqual(["ctl", "log"]);
+    expect(sh(`cat ${mnt}/4.2/ctl`).err).toContain("No such file or directory");
+    // rm's unlinks were no-ops, not failures: nothing in the log
+    expect(sh(`cat ${mnt}/log`).out).toBe("");
+    expect(sh(`echo discover 4.2 > ${mnt}/ctl`).code).toBe(0);
+    await until(() => sh(`cat ${mnt}/4.2/ctl`).out.startsWith("state: up\n"), 10_000, "4.2 back after discover");
+    expect(sh(`ls ${mnt}/4.2/devlink`).out).toBe("0\n");
+  });
+
   test("SIGTERM: unmounted, runtime file gone, exit 0", async () => {
     expect(existsSync(join(run, `tree.${proc.pid}.json`))).toBe(true);
     proc.kill("SIGTERM");
@@ -178,5 +194,32 @@ describe.skipIf(!(haveFuse && canUseNetns()))("aoede mount", () => {
     expect(code).toBe(0);
     expect(mounted(mnt)).toBe(false);
     expect(existsSync(join(run, `tree.${proc.pid}.json`))).toBe(false);
+  });
+
+  test("a mount left by a SIGKILLed aoede mount answers ENOTCONN; the next aoede mount clears it and serves", async () => {
+    const start = () =>
+      Bun.spawn([process.execPath, MAIN, "mount", "--netns", w.nsB, "-i", w.ifB, "--deadline", "5", mnt], { stdin: "ignore", stdout: "ignore", stderr: "pipe", env: env() });
+    const killed = start();
+    let again: ReturnType<typeof start> | undefined;
+    try {
+      await until(() => sh(`cat ${mnt}/4.2/ctl`).out.startsWith("state: up\n") || killed.exitCode !== null, 10_000, "the first mount serving");
+      expect(killed.exitCode).toBeNull();
+      killed.kill("SIGKILL");
+      await killed.exited;
+      expect(mounted(mnt)).toBe(true);
+      expect(sh(`ls ${mnt}`).err).toContain("Transport endpoint is not connected");
+      again = start();
+      await until(() => sh(`cat ${mnt}/4.2/ctl`).out.startsWith("state: up\n") || again!.exitCode !== null, 10_000, "the second mount serving");
+      expect(again.exitCode).toBeNull();
+      expect(sh(`ls ${mnt}`).out.split("\n").filter(Boolean)).toEqual(["4.2", "ctl", "log"]);
+      // one mount at the point, the live one: the dead one was detached
+      expect(readFileSync("/proc/mounts", "utf8").split("\n").filter((l) => l.split(" ")[1] === mnt)).toHaveLength(1);
+      again.kill("SIGTERM");
+      expect(await Promise.race([again.exited, Bun.sleep(15_000).then(() => -1)])).toBe(0);
+      expect(mounted(mnt)).toBe(false);
+    } finally {
+      for (const p of [killed, again]) if (p && p.exitCode === null) p.kill("SIGKILL");
+      for (let i = 0; i < 4 && mounted(mnt); i++) sh(`umount -l ${mnt}`);
+    }
   });
 });

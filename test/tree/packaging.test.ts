@@ -3,41 +3,16 @@
  * the FreeBSD rc.d script under a stand-in rc.subr, and install.sh putting
  * both in place (and taking them away again) in a temporary root.
  */
-import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { spawnSync } from "bun";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { listTree, rcScriptUnderStandIn, repo, runIn, tempDirs } from "../helpers/packaging.ts";
 
 setDefaultTimeout(30_000);
 
-const repo = join(import.meta.dir, "../..");
-const temps: string[] = [];
-const tempDir = (p: string) => {
-  const d = mkdtempSync(join(tmpdir(), p));
-  temps.push(d);
-  return d;
-};
-afterAll(() => {
-  for (const d of temps) rmSync(d, { recursive: true, force: true });
-});
-
-function run(args: string[], env?: Record<string, string>) {
-  const r = spawnSync(args, { cwd: repo, stdout: "pipe", stderr: "pipe", env: env ?? process.env });
-  return { code: r.exitCode, out: r.stdout.toString(), err: r.stderr.toString() };
-}
-
-function everything(dir: string): string[] {
-  const out: string[] = [];
-  const walk = (p: string) => {
-    for (const e of readdirSync(p, { withFileTypes: true })) {
-      out.push(join(p, e.name).slice(dir.length));
-      if (e.isDirectory()) walk(join(p, e.name));
-    }
-  };
-  walk(dir);
-  return out.sort();
-}
+const run = runIn(repo);
+const tempDir = tempDirs();
 
 describe("aoede-tree.service", () => {
   const has = spawnSync(["sh", "-c", "command -v systemd-analyze"], { stdout: "pipe" }).exitCode === 0;
@@ -49,7 +24,7 @@ describe("aoede-tree.service", () => {
     const unit = readFileSync(join(repo, "packaging/systemd/aoede-tree.service"), "utf8").replace("ExecStart=/usr/local/sbin/aoede ", `ExecStart=${bin} `);
     const path = join(dir, "aoede-tree.service");
     writeFileSync(path, unit);
-    const r = run(["systemd-analyze", "verify", path], { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", SYSTEMD_LOG_LEVEL: "warning" });
+    const r = run(["systemd-analyze", "verify", path], { env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", SYSTEMD_LOG_LEVEL: "warning" } });
     const ours = (r.out + r.err).split("\n").filter((l) => l.includes("aoede"));
     expect({ code: r.code, ours }).toEqual({ code: 0, ours: [] });
   });
@@ -67,20 +42,8 @@ describe("aoede-tree.service", () => {
 });
 
 describe("rc.d aoede_tree under a stand-in rc.subr", () => {
-  const setup = (rcconf: string) => {
-    const dir = tempDir("aoede-rctree-");
-    writeFileSync(
-      join(dir, "rc.subr"),
-      `load_rc_config() { . "${dir}/rc.conf"; }
-run_rc_command() { echo "RUN $1 name=$name rcvar=$rcvar pidfile=$pidfile command=$command args=$command_args"; }
-warn() { echo "WARN $*"; }
-`,
-    );
-    writeFileSync(join(dir, "rc.conf"), rcconf);
-    const script = join(dir, "aoede_tree");
-    writeFileSync(script, readFileSync(join(repo, "packaging/freebsd/aoede_tree"), "utf8").replace(". /etc/rc.subr", `. "${dir}/rc.subr"`), { mode: 0o755 });
-    return (...args: string[]) => run(["sh", script, ...args]);
-  };
+  // The tree's run_rc_command also prints its rcvar.
+  const setup = (rcconf: string) => rcScriptUnderStandIn({ script: "aoede_tree", rcconf, tempDir, extraFields: ["rcvar"] });
 
   test("sh -n", () => {
     expect(run(["sh", "-n", "packaging/freebsd/aoede_tree"])).toEqual({ code: 0, out: "", err: "" });
@@ -114,7 +77,7 @@ describe("install.sh", () => {
     expect(unit).toContain("ExecStart=/opt/aoede/sbin/aoede mount $AOEDE_TREE_ARGS ${AOEDE_TREE_MOUNTPOINT}");
     expect(existsSync(join(root, "etc/aoede/tree.conf.sample"))).toBe(true);
     expect(run(["sh", "install.sh", "--root", root, "--prefix", "/opt/aoede", "--uninstall"]).code).toBe(0);
-    expect(everything(root)).toEqual([]);
+    expect(listTree(root)).toEqual([]);
   });
 
   test("FreeBSD: rc.d/aoede_tree, mode 0555, pointing at the installed binary; uninstall takes it", () => {
@@ -124,6 +87,6 @@ describe("install.sh", () => {
     expect(statSync(rc).mode & 0o777).toBe(0o555);
     expect(readFileSync(rc, "utf8")).toContain(': "${aoede_tree_program:=/opt/aoede/sbin/aoede}"');
     expect(run(["sh", "install.sh", "--os", "freebsd", "--root", root, "--prefix", "/opt/aoede", "--uninstall"]).code).toBe(0);
-    expect(everything(root)).toEqual([]);
+    expect(listTree(root)).toEqual([]);
   });
 });

@@ -329,7 +329,21 @@ describe.skipIf(!canUseNetns())("the aoe(3) tree against aoede serve", () => {
     expect(await errnoOf(() => vfs.rmdir(ROOT_INO, "4.2"))).toBe("ENOENT");
     await writeText(vfs, "ctl", "discover 4.2");
     await up();
-    expect(await errnoOf(() => vfs.rmdir(walk(vfs, "4.2"), "devlink"))).toBe("EPERM");
+    // rm -r's unlinks and rmdir inside S.L succeed and remove nothing; only S.L itself goes.
+    await drainLog(vfs);
+    vfs.unlink!(walk(vfs, "4.2"), "ctl");
+    vfs.unlink!(walk(vfs, "4.2/devlink"), "0");
+    vfs.rmdir(walk(vfs, "4.2"), "devlink");
+    expect(vfs.lookup(walk(vfs, "4.2"), "ctl").kind).toBe("file");
+    expect(vfs.readdir(walk(vfs, "4.2/devlink")).map((e) => e.name)).toEqual(["0"]);
+    expect(await errnoOf(() => vfs.unlink!(walk(vfs, "4.2"), "devlink"))).toBe("EISDIR");
+    expect(await errnoOf(() => vfs.rmdir(walk(vfs, "4.2"), "data"))).toBe("ENOTDIR");
+    expect(await errnoOf(() => vfs.unlink!(walk(vfs, "4.2"), "nope"))).toBe("ENOENT");
+    expect(await errnoOf(() => vfs.unlink!(walk(vfs, "4.2/devlink"), "5"))).toBe("ENOENT");
+    expect(await errnoOf(() => vfs.unlink!(ROOT_INO, "4.2"))).toBe("EISDIR");
+    expect(await errnoOf(() => vfs.unlink!(ROOT_INO, "ctl"))).toBe("EPERM");
+    expect(await errnoOf(() => vfs.rmdir(ROOT_INO, "log"))).toBe("ENOTDIR");
+    expect(await drainLog(vfs)).toEqual(["ctl: permission denied\n"]);
     await writeText(vfs, "ctl", "remove 4.2");
     expect(await errnoOf(() => vfs.lookup(ROOT_INO, "4.2"))).toBe("ENOENT");
     await writeText(vfs, "ctl", "discover");
