@@ -101,6 +101,23 @@ const tagTracking = (v: string) =>
 
 const nonEmpty = (v: string) => (v === "" ? "must not be empty" : undefined);
 
+/**
+ * A path the kernel will take: not empty, no NUL, no name over NAME_MAX (255 bytes)
+ * and at most PATH_MAX - 1 (4095) bytes. Found by the soak campaign's config fuzz: a
+ * 300-character state_dir passed --check and then failed at mkdir (ENAMETOOLONG).
+ */
+const fsPath = (v: string) => {
+  if (v === "") return "must not be empty";
+  if (v.includes("\0")) return "must not contain a NUL character";
+  if (Buffer.byteLength(v) > 4095) return `is ${Buffer.byteLength(v)} bytes long; a path holds at most 4095`;
+  const long = v.split("/").find((part) => Buffer.byteLength(part) > 255);
+  if (long !== undefined) return `has a name of ${Buffer.byteLength(long)} bytes ("${long.slice(0, 20)}..."); a file name holds at most 255`;
+  return undefined;
+};
+
+/** sun_path holds 108 bytes on Linux and 104 on FreeBSD, with the final NUL. */
+export const MAX_SOCKET_PATH = 103;
+
 /** Interface names or patterns: what an interface name may hold, plus the glob characters * ? [ ]. */
 const interfacePatterns = (v: string[]) => {
   for (const p of v) {
@@ -131,13 +148,13 @@ const COMMON: Record<string, KeySpec> = {
 
 const DEFAULTS_KEYS: Record<string, KeySpec> = {
   ...COMMON,
-  state_dir: { kind: "string", check: nonEmpty },
-  control_socket: { kind: "string", check: nonEmpty },
+  state_dir: { kind: "string", check: fsPath },
+  control_socket: { kind: "string", check: fsPath },
 };
 
 const EXPORT_KEYS: Record<string, KeySpec> = {
   ...COMMON,
-  path: { kind: "string", check: nonEmpty },
+  path: { kind: "string", check: fsPath },
   // 0xFFFF and 0xFF are the broadcast addresses: no target may have them
   shelf: { kind: "integer", min: 0, max: 0xfffe },
   slot: { kind: "integer", min: 0, max: 0xfe },
@@ -152,7 +169,7 @@ const EXPORT_KEYS: Record<string, KeySpec> = {
 const INITIATOR_KEYS: Record<string, KeySpec> = {
   interfaces: { kind: "strings", check: interfacePatterns },
   autodiscover: { kind: "boolean" },
-  mountpoint: { kind: "string", check: nonEmpty },
+  mountpoint: { kind: "string", check: fsPath },
 };
 
 const TOP_LEVEL = ["defaults", "export", "initiator"];
@@ -273,6 +290,9 @@ export function parseDaemonConfig(text: string, file: string, opts: { checkPaths
     stateDir: path.resolve(base, (d.state_dir as string | undefined) ?? DEFAULT_STATE_DIR),
     controlSocket: path.resolve(base, (d.control_socket as string | undefined) ?? DEFAULT_CONTROL_SOCKET),
   };
+  if (Buffer.byteLength(defaults.controlSocket) > MAX_SOCKET_PATH) {
+    c.problem(["defaults"], "control_socket", `${defaults.controlSocket} is ${Buffer.byteLength(defaults.controlSocket)} bytes; a unix socket path holds at most ${MAX_SOCKET_PATH}: choose a shorter one`);
+  }
 
   const exports: ExportSettings[] = [];
   const byAddress = new Map<string, string>();
