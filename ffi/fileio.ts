@@ -29,12 +29,17 @@ const lib =
 const iov = new Uint32Array(new ArrayBuffer(16));
 const iovPtr = ptr(iov);
 
-function setIov(buf: Uint8Array, at: number, length: number): void {
+/** iovec `i` of `vec` = {buf + at, length}. */
+function putIov(vec: Uint32Array, i: number, buf: Uint8Array, at: number, length: number): void {
   const p = ptr(buf) + at;
-  iov[0] = p % 0x100000000;
-  iov[1] = Math.floor(p / 0x100000000);
-  iov[2] = length;
-  iov[3] = 0;
+  vec[4 * i] = p % 0x100000000;
+  vec[4 * i + 1] = Math.floor(p / 0x100000000);
+  vec[4 * i + 2] = length;
+  vec[4 * i + 3] = 0;
+}
+
+function setIov(buf: Uint8Array, at: number, length: number): void {
+  putIov(iov, 0, buf, at, length);
 }
 
 /** Result of a non-blocking attempt: bytes moved, or that it would block / is unsupported. */
@@ -80,14 +85,7 @@ const iovsPtr = ptr(iovs);
  */
 export function readvAt(fd: number, bufs: readonly Uint8Array[], position: number, nowait: boolean): number {
   if (lib === undefined || bufs.length > MAX_IOV) return UNSUPPORTED;
-  for (let i = 0; i < bufs.length; i++) {
-    const b = bufs[i]!;
-    const p = ptr(b);
-    iovs[4 * i] = p % 0x100000000;
-    iovs[4 * i + 1] = Math.floor(p / 0x100000000);
-    iovs[4 * i + 2] = b.length;
-    iovs[4 * i + 3] = 0;
-  }
+  for (let i = 0; i < bufs.length; i++) putIov(iovs, i, bufs[i]!, 0, bufs[i]!.length);
   return outcome(lib.symbols.preadv2(fd, iovsPtr, bufs.length, position, nowait ? RWF_NOWAIT : 0));
 }
 

@@ -157,32 +157,40 @@ test("POLLNVAL from a poll() over an older fd list is ignored; over the current 
   }
 });
 
+/**
+ * A ping-pong over a pipe: each byte is written by promise code after the handler saw
+ * the previous one, so continuations must run between the poller's turns or it stalls.
+ */
+function pingPong(p: Poller, r: number, w: number): (n: number) => Promise<void> {
+  let next = Promise.withResolvers<void>();
+  p.add(r, () => {
+    libc.read(r, sink, sink.length);
+    next.resolve();
+  });
+  return async (n) => {
+    for (let i = 0; i < n; i++) {
+      libc.write(w, byte, 1);
+      await next.promise;
+      next = Promise.withResolvers<void>();
+    }
+  };
+}
+
 describe("hot phase: while traffic lasts the main thread polls the set itself", () => {
   test("a ping-pong through promises runs with one worker wake, then the set goes cold and the worker wakes again", async () => {
     const p = new Poller({ hot: { spinUs: 50, blockMs: 1, idleMs: 20 } });
     try {
       const [r, w] = pipe();
-      let next = Promise.withResolvers<void>();
-      p.add(r, () => {
-        libc.read(r, sink, sink.length);
-        next.resolve();
-      });
+      const ping = pingPong(p, r, w);
       await Bun.sleep(20); // the worker is in poll()
-      // Each byte is written by promise code after the handler saw the previous one:
-      // continuations must run between hot turns, or this stalls.
-      for (let i = 0; i < 200; i++) {
-        libc.write(w, byte, 1);
-        await next.promise;
-        next = Promise.withResolvers<void>();
-      }
+      await ping(200);
       const { wakes, hotBatches } = p.stats;
       expect(wakes + hotBatches).toBe(200);
       expect(wakes).toBeLessThanOrEqual(5); // a slow machine may go cold once or twice
       expect(hotBatches).toBeGreaterThanOrEqual(195);
       expect(await until(() => p.stats.coolings >= 1, 2000)).toBe(true);
       const cold = p.stats;
-      libc.write(w, byte, 1);
-      await next.promise;
+      await ping(1);
       expect(p.stats.wakes).toBe(cold.wakes + 1);
     } finally {
       p.close();
@@ -221,7 +229,7 @@ describe("hot phase: while traffic lasts the main thread polls the set itself", 
     }
   });
 
-  test("with work outside the set outstanding (a thread-pool read), the hot phase hands back instead of blocking in poll()", async () => {
+  test("while expectOtherWork() is outstanding (storage's thread-pool transfers call it), the hot phase hands back instead of blocking in poll()", async () => {
     // idleMs far away: any cooling within the test is the outside work's doing
     const p = new Poller({ hot: { spinUs: 50, blockMs: 1, idleMs: 10_000 } });
     try {
@@ -262,16 +270,7 @@ describe("hot phase: while traffic lasts the main thread polls the set itself", 
     const p = new Poller({ hot: { idleMs: 0 } });
     try {
       const [r, w] = pipe();
-      let next = Promise.withResolvers<void>();
-      p.add(r, () => {
-        libc.read(r, sink, sink.length);
-        next.resolve();
-      });
-      for (let i = 0; i < 20; i++) {
-        libc.write(w, byte, 1);
-        await next.promise;
-        next = Promise.withResolvers<void>();
-      }
+      await pingPong(p, r, w)(20);
       expect(p.stats.hotBatches).toBe(0);
       expect(p.stats.wakes).toBe(20);
     } finally {
