@@ -60,12 +60,12 @@ export const MAX_RUN = 64;
 
 export class IoQueue {
   private readonly free: IoSlot[] = [];
-  /** writes started in this batch, issued together by issueWrites() */
+  /** writes started in this batch, issued together by issueBatch() */
   private gathered: IoSlot[] = [];
-  /** reads started in this batch, issued together (in contiguous runs) by issueWrites() */
+  /** reads started in this batch, issued together (in contiguous runs) by issueBatch() */
   private gatheredReads: IoSlot[] = [];
   private issueScheduled = false;
-  private readonly issueWrites = () => this.issueGathered();
+  private readonly issueBatch = () => this.issueGathered();
   private readonly waiting: IoSlot[] = [];
   private waitingHead = 0;
   private allocated = 0;
@@ -147,7 +147,7 @@ export class IoQueue {
   private scheduleIssue(): void {
     if (this.issueScheduled) return;
     this.issueScheduled = true;
-    queueMicrotask(this.issueWrites);
+    queueMicrotask(this.issueBatch);
   }
 
   /** Issue the gathered reads and writes, contiguous runs as one transfer each. */
@@ -188,9 +188,7 @@ export class IoQueue {
       const first = reads[i]!;
       if (end - i > 1) {
         const run = reads.slice(i, end);
-        const views = run.map((r) => r.data.subarray(0, r.count * SECTOR_SIZE));
-        const bytes = (run[run.length - 1]!.lba + run[run.length - 1]!.count - first.lba) * SECTOR_SIZE;
-        if (this.storage.readRunNow(first.lba, views, bytes)) {
+        if (this.storage.readRunNow(first.lba, run.map((r) => r.data.subarray(0, r.count * SECTOR_SIZE)))) {
           for (const r of run) r.done(null);
           continue;
         }

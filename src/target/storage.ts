@@ -177,10 +177,12 @@ export class Storage {
    * Read a run of contiguous sectors into consecutive buffers (whole sectors each) now,
    * in one system call, if the data is in memory; false: read each with read().
    */
-  readRunNow(lba: number, into: readonly Uint8Array[], bytes: number): boolean {
+  readRunNow(lba: number, into: readonly Uint8Array[]): boolean {
     if (!this.memoryFs && !this.nowaitReads) return false;
     const n = readvAt(this.fd, into, this.base + lba * SECTOR_SIZE, !this.memoryFs);
     if (n === UNSUPPORTED && !this.memoryFs) this.nowaitReads = false;
+    let bytes = 0;
+    for (const b of into) bytes += b.length;
     return n === bytes;
   }
 

@@ -272,7 +272,7 @@ describe("read coalescing", () => {
     const storage = (r.exp as unknown as { storage: Storage }).storage;
     const runs: number[] = [];
     const readRunNow = storage.readRunNow.bind(storage);
-    storage.readRunNow = (lba, into, bytes) => (runs.push(into.length), readRunNow(lba, into, bytes));
+    storage.readRunNow = (lba, into) => (runs.push(into.length), readRunNow(lba, into));
     for (const [tag, lba] of [[1, 104], [2, 100], [3, 500], [4, 102], [5, 110], [6, 106], [7, 108]] as const) {
       r.exp.handle(readFrame(to(), tag, lba, 2));
     }
