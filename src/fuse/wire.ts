@@ -17,10 +17,6 @@ export function getU32(b: Uint8Array, o: number): number {
   return (b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16) | (b[o + 3]! << 24)) >>> 0;
 }
 
-export function getI32(b: Uint8Array, o: number): number {
-  return b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16) | (b[o + 3]! << 24);
-}
-
 /** A u64 as a number (exact below 2^53). */
 export function getU64(b: Uint8Array, o: number): number {
   return getU32(b, o) + getU32(b, o + 4) * 0x1_0000_0000;
