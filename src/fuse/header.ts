@@ -63,6 +63,14 @@ export function decodeInHeader(msg: Uint8Array): InHeader {
   };
 }
 
+/**
+ * The opcode and unique of a request whose header did not decode, when at least those
+ * 16 bytes arrived (enough to answer it with an error); undefined when fewer did.
+ */
+export function peekInHeader(msg: Uint8Array): { opcode: number; unique: bigint } | undefined {
+  return msg.length < 4 + 4 + 8 ? undefined : { opcode: getU32(msg, 4), unique: getU64Big(msg, 8) };
+}
+
 /** Encodes an in-header (tests build requests with it). Returns IN_HEADER_LEN. */
 export function encodeInHeader(h: InHeader, out: Uint8Array): number {
   room(out, 0, IN_HEADER_LEN, "in_header");
