@@ -179,7 +179,7 @@ export class FuseServer implements Replier {
       this.#stats.malformed++;
       return;
     }
-    this.#ops.dispatch(req, this.#buf);
+    this.#ops.dispatch(req);
   }
 
   // --- Replier: what ops.ts answers with ---------------------------------------------
@@ -257,8 +257,8 @@ export class FuseServer implements Replier {
   }
 
   /**
-   * A read buffer that a WRITE's data can be passed in without copying; when every
-   * buffer is held already, undefined (the caller copies the data).
+   * Whether a WRITE's data can stay in the read buffer it arrived in; false when every
+   * buffer is held already (the caller copies the data).
    */
   canHoldReadBuffer(): boolean {
     return this.#spare.length > 0 || this.#stats.readBuffers < this.#opts.maxReadBuffers;
