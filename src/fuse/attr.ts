@@ -15,7 +15,7 @@
  *
  * fuse_attr_out (104 bytes): attr_valid u64 @0, attr_valid_nsec u32 @8, pad @12, attr @16
  */
-import { getU32, getU64, need, putU32, putU64, room } from "./wire.ts";
+import { getTime, getU32, getU64, need, putTime, putU32, putU64, room } from "./wire.ts";
 
 /** ino, size, blocks, atime, mtime, ctime; atimensec, mtimensec, ctimensec, mode, nlink, uid, gid, rdev, blksize, flags */
 export const ATTR_LEN = 6 * 8 + 10 * 4;
@@ -42,13 +42,6 @@ export interface Attr {
   blksize: number;
 }
 
-/** A duration in seconds as the kernel's (u64 seconds, u32 nanoseconds) pair. */
-function putTime(b: Uint8Array, secAt: number, nsecAt: number, seconds: number): void {
-  const s = seconds > 0 ? Math.floor(seconds) : 0;
-  putU64(b, secAt, s);
-  putU32(b, nsecAt, seconds > 0 ? Math.min(999_999_999, Math.round((seconds - s) * 1e9)) : 0);
-}
-
 export function encodeAttr(a: Attr, out: Uint8Array, at: number): number {
   room(out, at, ATTR_LEN, "attr");
   putU64(out, at, a.ino);
@@ -69,14 +62,13 @@ export function encodeAttr(a: Attr, out: Uint8Array, at: number): number {
 
 export function decodeAttr(b: Uint8Array, at = 0): Attr {
   need(b, at + ATTR_LEN, "attr");
-  const t = (s: number, ns: number) => getU64(b, at + s) + getU32(b, at + ns) / 1e9;
   return {
     ino: getU64(b, at),
     size: getU64(b, at + 8),
     blocks: getU64(b, at + 16),
-    atime: t(24, 48),
-    mtime: t(32, 52),
-    ctime: t(40, 56),
+    atime: getTime(b, at + 24, at + 48),
+    mtime: getTime(b, at + 32, at + 52),
+    ctime: getTime(b, at + 40, at + 56),
     mode: getU32(b, at + 60),
     nlink: getU32(b, at + 64),
     uid: getU32(b, at + 68),
@@ -111,8 +103,8 @@ export function decodeEntryOut(b: Uint8Array, at = 0): EntryOut {
   return {
     nodeid: getU64(b, at),
     generation: getU64(b, at + 8),
-    entryValid: getU64(b, at + 16) + getU32(b, at + 32) / 1e9,
-    attrValid: getU64(b, at + 24) + getU32(b, at + 36) / 1e9,
+    entryValid: getTime(b, at + 16, at + 32),
+    attrValid: getTime(b, at + 24, at + 36),
     attr: decodeAttr(b, at + 40),
   };
 }
@@ -131,5 +123,5 @@ export function encodeAttrOut(a: AttrOut, out: Uint8Array, at: number): number {
 
 export function decodeAttrOut(b: Uint8Array, at = 0): AttrOut {
   need(b, at + ATTR_OUT_LEN, "attr_out");
-  return { attrValid: getU64(b, at) + getU32(b, at + 8) / 1e9, attr: decodeAttr(b, at + 16) };
+  return { attrValid: getTime(b, at, at + 8), attr: decodeAttr(b, at + 16) };
 }

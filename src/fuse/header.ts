@@ -21,7 +21,7 @@
  *  0               4               8                              16
  */
 import { invalidError } from "./errors.ts";
-import { getU16, getU32, getU64, getU64Big, need, putU32, putU64Big, room } from "./wire.ts";
+import { getU16, getU32, getU64, getU64Big, need, putU16, putU32, putU64, putU64Big, room } from "./wire.ts";
 
 /** len, opcode, unique, nodeid, uid, gid, pid, total_extlen, pad */
 export const IN_HEADER_LEN = 4 + 4 + 8 + 8 + 4 + 4 + 4 + 2 + 2;
@@ -63,20 +63,26 @@ export function decodeInHeader(msg: Uint8Array): InHeader {
   };
 }
 
+/**
+ * The opcode and unique of a request whose header did not decode, when at least those
+ * 16 bytes arrived (enough to answer it with an error); undefined when fewer did.
+ */
+export function peekInHeader(msg: Uint8Array): { opcode: number; unique: bigint } | undefined {
+  return msg.length < 4 + 4 + 8 ? undefined : { opcode: getU32(msg, 4), unique: getU64Big(msg, 8) };
+}
+
 /** Encodes an in-header (tests build requests with it). Returns IN_HEADER_LEN. */
 export function encodeInHeader(h: InHeader, out: Uint8Array): number {
   room(out, 0, IN_HEADER_LEN, "in_header");
   putU32(out, 0, h.len);
   putU32(out, 4, h.opcode);
   putU64Big(out, 8, h.unique);
-  putU32(out, 16, h.nodeid % 0x1_0000_0000);
-  putU32(out, 20, Math.floor(h.nodeid / 0x1_0000_0000));
+  putU64(out, 16, h.nodeid);
   putU32(out, 24, h.uid);
   putU32(out, 28, h.gid);
   putU32(out, 32, h.pid);
-  out[36] = h.totalExtlen & 0xff;
-  out[37] = (h.totalExtlen >>> 8) & 0xff;
-  out[38] = out[39] = 0;
+  putU16(out, 36, h.totalExtlen);
+  putU16(out, 38, 0);
   return IN_HEADER_LEN;
 }
 

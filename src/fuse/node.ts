@@ -13,7 +13,7 @@
  * fuse_interrupt_in (8): unique u64 @0 (of the request to interrupt)
  */
 import { invalidError, shortError } from "./errors.ts";
-import { getU32, getU64, getU64Big, need } from "./wire.ts";
+import { getTime, getU32, getU64, getU64Big, need } from "./wire.ts";
 
 /** getattr_flags, dummy, fh */
 export const GETATTR_IN_LEN = 4 + 4 + 8;
@@ -86,8 +86,8 @@ export function decodeSetattrIn(body: Uint8Array): SetattrIn {
     valid: getU32(body, 0),
     fh: getU64(body, 8),
     size: getU64(body, 16),
-    atime: getU64(body, 32) + getU32(body, 56) / 1e9,
-    mtime: getU64(body, 40) + getU32(body, 60) / 1e9,
+    atime: getTime(body, 32, 56),
+    mtime: getTime(body, 40, 60),
     mode: getU32(body, 68),
     uid: getU32(body, 76),
     gid: getU32(body, 80),

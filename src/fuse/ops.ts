@@ -87,8 +87,7 @@ export class FuseOps {
     return this.#initialized;
   }
 
-  /** `readBuf`: the buffer `req` was read into (a WRITE may keep it while it is pending). */
-  dispatch(req: Request, readBuf: Uint8Array): void {
+  dispatch(req: Request): void {
     const { header: h, body: b } = req;
     const u = h.unique;
     try {
@@ -117,7 +116,7 @@ export class FuseOps {
         case "read":
           return this.#read(u, h.nodeid, b.read.fh, b.read.offset, b.read.size);
         case "write":
-          return this.#write(u, h.nodeid, b.write.fh, b.write.offset, b.write.data, readBuf);
+          return this.#write(u, h.nodeid, b.write.fh, b.write.offset, b.write.data);
         case "flush":
           return this.r.reply(u, BODY);
         case "fsync": {
@@ -207,7 +206,7 @@ export class FuseOps {
     answer(got);
   }
 
-  #write(u: bigint, ino: number, fh: number, offset: number, view: Uint8Array, readBuf: Uint8Array): void {
+  #write(u: bigint, ino: number, fh: number, offset: number, view: Uint8Array): void {
     // The data is a view into the read buffer. If the Vfs answers later, that buffer
     // must not be read into meanwhile: it is held, or (all held) the data is copied.
     const holdable = this.r.canHoldReadBuffer();
@@ -219,9 +218,7 @@ export class FuseOps {
     };
     const got = this.vfs.write(ino, fh, offset, data);
     if (!isPromise(got)) return answer(got);
-    const hold = holdable ? this.r.holdReadBuffer() : undefined;
-    if (hold && hold !== readBuf) throw new Error("fuse: held a read buffer that is not the request's");
-    this.r.later(u, got, answer, (e) => this.#fail(u, e, "write"), hold);
+    this.r.later(u, got, answer, (e) => this.#fail(u, e, "write"), holdable ? this.r.holdReadBuffer() : undefined);
   }
 
   #readdir(u: bigint, ino: number, fh: number, offset: number, size: number, plus: boolean): void {

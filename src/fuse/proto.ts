@@ -66,13 +66,6 @@ export const Opcode = {
 } as const;
 export type Opcode = (typeof Opcode)[keyof typeof Opcode];
 
-const opcodeNames = new Map<number, string>(Object.entries(Opcode).map(([k, v]) => [v, k]));
-
-/** "LOOKUP", or "OP<n>" for a number this codec does not know. */
-export function opcodeName(op: number): string {
-  return opcodeNames.get(op) ?? `OP${op}`;
-}
-
 /** fuse_init_in/out flags (the low 32 bits; bits 32-63 go in flags2 with INIT_EXT). */
 export const InitFlag = {
   ASYNC_READ: 1 << 0,

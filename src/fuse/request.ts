@@ -123,8 +123,3 @@ export function decodeBody(opcode: number, body: Uint8Array): RequestBody {
       return { kind: "other" };
   }
 }
-
-/** Requests the kernel expects no reply to. */
-export function expectsReply(kind: RequestBody["kind"]): boolean {
-  return kind !== "forget" && kind !== "batchForget" && kind !== "interrupt";
-}

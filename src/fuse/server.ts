@@ -21,7 +21,7 @@ import { consola } from "consola";
 import { READ_AGAIN, READ_GONE, type FuseDevice } from "../../ffi/fusedev.ts";
 import { FuseNotifier } from "../../ffi/fusenotify.ts";
 import { sharedPoller, type Poller } from "../../ffi/poller.ts";
-import { OUT_HEADER_LEN, encodeOutHeader } from "./header.ts";
+import { OUT_HEADER_LEN, encodeOutHeader, peekInHeader } from "./header.ts";
 import { DecodeError } from "./errors.ts";
 import { DEFAULT_INIT_OPTIONS, readBufferSize, type InitOptions } from "./negotiate.ts";
 import { encodeNotifyInvalEntry } from "./notify.ts";
@@ -29,7 +29,6 @@ import { FuseOps, type OpsOptions, type Replier } from "./ops.ts";
 import { decodeRequest } from "./request.ts";
 import { replyError, type FuseOs, type ReplyErrno } from "./errno.ts";
 import { Opcode } from "./proto.ts";
-import { getU32, getU64Big } from "./wire.ts";
 import type { Vfs } from "./vfs.ts";
 
 /** What the server needs of /dev/fuse (FuseDevice; tests pass a scripted one). */
@@ -171,11 +170,8 @@ export class FuseServer implements Replier {
       this.#stats.malformed++;
       this.#opts.onError(`malformed request (${msg.length} bytes)`, e);
       // Answer it if it can be answered at all, so no caller waits forever.
-      if (msg.length >= 16) {
-        const op = getU32(msg, 4);
-        const unique = getU64Big(msg, 8);
-        if (unique !== 0n && !noReply(op)) this.replyErrno(unique, "EINVAL");
-      }
+      const peek = peekInHeader(msg);
+      if (peek && peek.unique !== 0n && !noReply(peek.opcode)) this.replyErrno(peek.unique, "EINVAL");
       return;
     }
     if (req.header.unique === 0n && !noReply(req.header.opcode)) {
@@ -183,7 +179,7 @@ export class FuseServer implements Replier {
       this.#stats.malformed++;
       return;
     }
-    this.#ops.dispatch(req, this.#buf);
+    this.#ops.dispatch(req);
   }
 
   // --- Replier: what ops.ts answers with ---------------------------------------------
@@ -261,8 +257,8 @@ export class FuseServer implements Replier {
   }
 
   /**
-   * A read buffer that a WRITE's data can be passed in without copying; when every
-   * buffer is held already, undefined (the caller copies the data).
+   * Whether a WRITE's data can stay in the read buffer it arrived in; false when every
+   * buffer is held already (the caller copies the data).
    */
   canHoldReadBuffer(): boolean {
     return this.#spare.length > 0 || this.#stats.readBuffers < this.#opts.maxReadBuffers;

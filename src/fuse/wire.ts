@@ -17,10 +17,6 @@ export function getU32(b: Uint8Array, o: number): number {
   return (b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16) | (b[o + 3]! << 24)) >>> 0;
 }
 
-export function getI32(b: Uint8Array, o: number): number {
-  return b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16) | (b[o + 3]! << 24);
-}
-
 /** A u64 as a number (exact below 2^53). */
 export function getU64(b: Uint8Array, o: number): number {
   return getU32(b, o) + getU32(b, o + 4) * 0x1_0000_0000;
@@ -52,6 +48,22 @@ export function putU64(b: Uint8Array, o: number, v: number): void {
 export function putU64Big(b: Uint8Array, o: number, v: bigint): void {
   putU32(b, o, Number(v & 0xffff_ffffn));
   putU32(b, o + 4, Number((v >> 32n) & 0xffff_ffffn));
+}
+
+/**
+ * A time or duration in seconds as the kernel's (u64 seconds, u32 nanoseconds) pair,
+ * the two fields apart in every struct that has one (fuse_attr, fuse_entry_out,
+ * fuse_attr_out, fuse_setattr_in). Negatives become 0.
+ */
+export function putTime(b: Uint8Array, secAt: number, nsecAt: number, seconds: number): void {
+  const s = seconds > 0 ? Math.floor(seconds) : 0;
+  putU64(b, secAt, s);
+  putU32(b, nsecAt, seconds > 0 ? Math.min(999_999_999, Math.round((seconds - s) * 1e9)) : 0);
+}
+
+/** The (u64 seconds, u32 nanoseconds) pair at `secAt`, `nsecAt` as seconds. */
+export function getTime(b: Uint8Array, secAt: number, nsecAt: number): number {
+  return getU64(b, secAt) + getU32(b, nsecAt) / 1e9;
 }
 
 /** Throws a "short" DecodeError unless `b` holds `need` bytes. */
