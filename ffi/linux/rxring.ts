@@ -195,7 +195,7 @@ export class RxRing {
   /**
    * One view per slot, remade only when a frame of another length (or offset) lands
    * there: steady traffic of a few frame sizes allocates nothing per frame. Measured
-   * (test/ffi/rxring-bench.ts, 1038-byte frames): receive() costs 90 ns a frame so,
+   * (bench/rxring.ts, 1038-byte frames): receive() costs 90 ns a frame so,
    * 286 ns with a fresh subarray per frame, 1281 ns through recvmmsg.
    */
   readonly #views: (Uint8Array | undefined)[];

@@ -1,8 +1,8 @@
 /**
  * A by-hand measurement of the receive paths of the Linux backend, not a test
- * (nothing here asserts; bun test does not pick it up). Run as root:
+ * (nothing here asserts). Run as root:
  *
- *   node_modules/.bin/bun test/ffi/rxring-bench.ts [frameBytes=1038] [seconds=2]
+ *   node_modules/.bin/bun bench/rxring.ts [frameBytes=1038] [seconds=2]
  *
  * 1. drain: the receive() cost alone. The socket is filled with 400 frames while
  *    nobody reads, then one loop drains it (receive() until empty, touching each
@@ -18,10 +18,10 @@
  *    user + system) per frame received, which contention for the cores disturbs less.
  * Both processes share the machine's cores: figures are for comparison in one run.
  */
-import { PacketLink, type PacketLinkOptions } from "../../ffi/linux/packet.ts";
-import { makeVethWorld } from "../helpers/netns.ts";
-import { EventLoop } from "../../src/net/loop.ts";
-import { testFrame } from "./frames.ts";
+import { PacketLink, type PacketLinkOptions } from "../ffi/linux/packet.ts";
+import { makeVethWorld } from "../src/net/netns.ts";
+import { EventLoop } from "../src/net/loop.ts";
+import { testFrame } from "../test/ffi/frames.ts";
 
 const [mode, ...rest] = process.argv.slice(2);
 
