@@ -14,7 +14,6 @@ import { ROOT, type Options, type Store, type TargetKind } from "./options.ts";
 export const SHELF = 7;
 export const SLOT = 1;
 export const TARGET_NAME = `e${SHELF}.${SLOT}`;
-const CLK_TCK = 100;
 
 // ---- cleanup --------------------------------------------------------------------------------
 
@@ -56,18 +55,6 @@ for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
 }
 
 // ---- /proc ----------------------------------------------------------------------------------
-
-/** /proc/PID/stat utime+stime, in seconds (every thread of the process). */
-export function cpuOf(pid: number): number | undefined {
-  try {
-    const s = readFileSync(`/proc/${pid}/stat`, "utf8");
-    const f = s.slice(s.lastIndexOf(")") + 2).split(" ");
-    // fields after the command: state is field 3, utime 14, stime 15 (1-based in proc(5))
-    return (Number(f[11]) + Number(f[12])) / CLK_TCK;
-  } catch {
-    return undefined;
-  }
-}
 
 /** VmRSS and VmHWM of a process, KiB. */
 export function memOf(pid: number): { rss: number; hwm: number; anon: number; file: number } | undefined {
