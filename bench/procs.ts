@@ -46,6 +46,15 @@ export function cleanupSync(): void {
 }
 
 process.on("exit", cleanupSync);
+
+/** SIGTERM a child (SIGKILL after 10 s), wait for its exit and stop tracking it. */
+export async function stopChild(proc: Subprocess): Promise<void> {
+  if (proc.exitCode === null && proc.signalCode === null) proc.kill("SIGTERM");
+  const timer = setTimeout(() => proc.kill("SIGKILL"), 10_000);
+  await proc.exited;
+  clearTimeout(timer);
+  children.delete(proc);
+}
 for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
   process.on(sig, () => {
     process.stderr.write(`\nbench: ${sig}: cleaning up\n`);
@@ -233,13 +242,7 @@ export async function startTarget(k: TargetKind, store: Store, file: string, w: 
     kind: k,
     pid: proc.pid,
     output: () => out,
-    async stop() {
-      if (proc.exitCode === null && proc.signalCode === null) proc.kill("SIGTERM");
-      const timer = setTimeout(() => proc.kill("SIGKILL"), 10_000);
-      await proc.exited;
-      clearTimeout(timer);
-      children.delete(proc);
-    },
+    stop: () => stopChild(proc),
   };
 }
 

@@ -14,7 +14,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { VethWorld } from "../src/net/netns.ts";
 import type { Options } from "./options.ts";
-import { aoede, children, dirs, pin, SHELF, SLOT, startTarget, TARGET_NAME } from "./procs.ts";
+import { aoede, children, dirs, pin, SHELF, SLOT, startTarget, stopChild, TARGET_NAME } from "./procs.ts";
 
 export interface TreeSample {
   mtu: number;
@@ -78,11 +78,7 @@ export async function treeVersusRead(w: VethWorld, o: Options, image: string, mt
       const ddCachedMbps = dd([]);
       return { mtu, mib, readMbps, ddDirectMbps, ddCachedMbps };
     } finally {
-      mount.kill("SIGTERM");
-      const timer = setTimeout(() => mount.kill("SIGKILL"), 10_000);
-      await mount.exited;
-      clearTimeout(timer);
-      children.delete(mount);
+      await stopChild(mount);
     }
   } finally {
     await t.stop();
