@@ -9,7 +9,7 @@
  * dd runs in it through nsenter. The mount is gone with its process.
  */
 import { spawn, spawnSync } from "bun";
-import { existsSync, mkdtempSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { VethWorld } from "../src/net/netns.ts";
@@ -51,7 +51,7 @@ export async function treeVersusRead(w: VethWorld, o: Options, image: string, mt
     const dir = mkdtempSync(join(tmpdir(), "aoede-bench-tree-"));
     dirs.add(dir);
     const mnt = join(dir, "aoe");
-    spawnSync(["mkdir", "-p", mnt]);
+    mkdirSync(mnt);
     const mount = spawn([...pin.load, ...w.prefix(w.nsB), ...aoede.cmd, "mount", "-i", w.ifB, mnt], { stdin: "ignore", stdout: "ignore", stderr: "pipe", env });
     children.add(mount);
     try {
