@@ -3,7 +3,7 @@
  * manual: `--help` prints it).
  */
 import { readFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { resolve } from "node:path";
 import { LOADGEN_MODES, type LoadgenMode } from "./native.ts";
 
 export type Store = "memory" | "disk";
@@ -176,4 +176,3 @@ export function parseOptions(argv: string[], manualFile: string): Options {
 }
 
 export const ROOT = resolve(import.meta.dir, "..");
-export const MAIN_TS = join(ROOT, "src/cli/main.ts");

@@ -14,7 +14,6 @@ import { ROOT, type Options, type Store, type TargetKind } from "./options.ts";
 export const SHELF = 7;
 export const SLOT = 1;
 export const TARGET_NAME = `e${SHELF}.${SLOT}`;
-const CLK_TCK = 100;
 
 // ---- cleanup --------------------------------------------------------------------------------
 
@@ -47,6 +46,15 @@ export function cleanupSync(): void {
 }
 
 process.on("exit", cleanupSync);
+
+/** SIGTERM a child (SIGKILL after 10 s), wait for its exit and stop tracking it. */
+export async function stopChild(proc: Subprocess): Promise<void> {
+  if (proc.exitCode === null && proc.signalCode === null) proc.kill("SIGTERM");
+  const timer = setTimeout(() => proc.kill("SIGKILL"), 10_000);
+  await proc.exited;
+  clearTimeout(timer);
+  children.delete(proc);
+}
 for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
   process.on(sig, () => {
     process.stderr.write(`\nbench: ${sig}: cleaning up\n`);
@@ -56,18 +64,6 @@ for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
 }
 
 // ---- /proc ----------------------------------------------------------------------------------
-
-/** /proc/PID/stat utime+stime, in seconds (every thread of the process). */
-export function cpuOf(pid: number): number | undefined {
-  try {
-    const s = readFileSync(`/proc/${pid}/stat`, "utf8");
-    const f = s.slice(s.lastIndexOf(")") + 2).split(" ");
-    // fields after the command: state is field 3, utime 14, stime 15 (1-based in proc(5))
-    return (Number(f[11]) + Number(f[12])) / CLK_TCK;
-  } catch {
-    return undefined;
-  }
-}
 
 /** VmRSS and VmHWM of a process, KiB. */
 export function memOf(pid: number): { rss: number; hwm: number; anon: number; file: number } | undefined {
@@ -246,13 +242,7 @@ export async function startTarget(k: TargetKind, store: Store, file: string, w: 
     kind: k,
     pid: proc.pid,
     output: () => out,
-    async stop() {
-      if (proc.exitCode === null && proc.signalCode === null) proc.kill("SIGTERM");
-      const timer = setTimeout(() => proc.kill("SIGKILL"), 10_000);
-      await proc.exited;
-      clearTimeout(timer);
-      children.delete(proc);
-    },
+    stop: () => stopChild(proc),
   };
 }
 

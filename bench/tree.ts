@@ -9,12 +9,12 @@
  * dd runs in it through nsenter. The mount is gone with its process.
  */
 import { spawn, spawnSync } from "bun";
-import { existsSync, mkdtempSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { VethWorld } from "../src/net/netns.ts";
 import type { Options } from "./options.ts";
-import { aoede, children, dirs, pin, SHELF, SLOT, startTarget, TARGET_NAME } from "./procs.ts";
+import { aoede, children, dirs, pin, SHELF, SLOT, startTarget, stopChild, TARGET_NAME } from "./procs.ts";
 
 export interface TreeSample {
   mtu: number;
@@ -51,7 +51,7 @@ export async function treeVersusRead(w: VethWorld, o: Options, image: string, mt
     const dir = mkdtempSync(join(tmpdir(), "aoede-bench-tree-"));
     dirs.add(dir);
     const mnt = join(dir, "aoe");
-    spawnSync(["mkdir", "-p", mnt]);
+    mkdirSync(mnt);
     const mount = spawn([...pin.load, ...w.prefix(w.nsB), ...aoede.cmd, "mount", "-i", w.ifB, mnt], { stdin: "ignore", stdout: "ignore", stderr: "pipe", env });
     children.add(mount);
     try {
@@ -78,11 +78,7 @@ export async function treeVersusRead(w: VethWorld, o: Options, image: string, mt
       const ddCachedMbps = dd([]);
       return { mtu, mib, readMbps, ddDirectMbps, ddCachedMbps };
     } finally {
-      mount.kill("SIGTERM");
-      const timer = setTimeout(() => mount.kill("SIGKILL"), 10_000);
-      await mount.exited;
-      clearTimeout(timer);
-      children.delete(mount);
+      await stopChild(mount);
     }
   } finally {
     await t.stop();

@@ -130,8 +130,7 @@ export function ringLayoutFor(mtu: number, pageSize: number, wantFrames?: number
   if (bestPages === 0) bestPages = 2 ** Math.ceil(Math.log2(Math.ceil(frameSize / pageSize)));
   const blockSize = bestPages * pageSize;
   const framesPerBlock = Math.floor(blockSize / frameSize);
-  const byBytes = Math.min(MAX_DEFAULT_FRAMES, Math.max(MIN_FRAMES, Math.floor(RING_BYTES / frameSize)));
-  const want = Math.max(1, wantFrames ?? byBytes);
+  const want = Math.max(1, wantFrames ?? defaultFrames(frameSize));
   const blockCount = Math.ceil(want / framesPerBlock);
   return {
     frameSize,
@@ -145,10 +144,17 @@ export function ringLayoutFor(mtu: number, pageSize: number, wantFrames?: number
 
 /** Frames for a link asked to buffer `bufferFrames` full frames (vblade's -b): the default unless more was asked. */
 export function ringFramesFor(mtu: number, bufferFrames: number | undefined): number {
-  const byBytes = Math.min(MAX_DEFAULT_FRAMES, Math.max(MIN_FRAMES, Math.floor(RING_BYTES / ringFrameSizeFor(mtu))));
-  return Math.max(byBytes, Math.min(MAX_FRAMES, bufferFrames ?? 0));
+  return Math.max(defaultFrames(ringFrameSizeFor(mtu)), Math.min(MAX_FRAMES, bufferFrames ?? 0));
 }
 
+/** RING_BYTES in slots of `frameSize`, within MIN_FRAMES..MAX_DEFAULT_FRAMES. */
+function defaultFrames(frameSize: number): number {
+  return Math.min(MAX_DEFAULT_FRAMES, Math.max(MIN_FRAMES, Math.floor(RING_BYTES / frameSize)));
+}
+
+const NO_RING = { blockSize: 0, blockCount: 0, frameSize: 0, frameCount: 0 };
+
+/** PACKET_RX_RING with `l`; NO_RING (all zero) takes the ring off the socket. */
 function setRing(fd: number, l: Pick<RingLayout, "blockSize" | "blockCount" | "frameSize" | "frameCount">): number {
   // struct tpacket_req { u32 tp_block_size, tp_block_nr, tp_frame_size, tp_frame_nr; }
   const req = new Uint32Array(new ArrayBuffer(16));
@@ -189,7 +195,7 @@ export class RxRing {
   /**
    * One view per slot, remade only when a frame of another length (or offset) lands
    * there: steady traffic of a few frame sizes allocates nothing per frame. Measured
-   * (test/ffi/rxring-bench.ts, 1038-byte frames): receive() costs 90 ns a frame so,
+   * (bench/rxring.ts, 1038-byte frames): receive() costs 90 ns a frame so,
    * 286 ns with a fresh subarray per frame, 1281 ns through recvmmsg.
    */
   readonly #views: (Uint8Array | undefined)[];
@@ -236,7 +242,7 @@ export class RxRing {
     const address = libc.mmap(null, layout.bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0) as unknown;
     if (typeof address !== "number" || address === 0) {
       const e = lastError();
-      setRing(fd, { blockSize: 0, blockCount: 0, frameSize: 0, frameCount: 0 });
+      setRing(fd, NO_RING);
       throw new RawLinkError(e.code, `cannot map the receive ring (${layout.bytes} bytes): ${e.text}`);
     }
     return new RxRing(fd, layout, address as Pointer, Math.max(1, opts.batch ?? 64), opts.reuseViews ?? true);
@@ -322,6 +328,6 @@ export class RxRing {
     // The buffer was made without a deallocator, so nothing frees the mapping but us.
     this.#buffer = this.#buffer.transfer(0);
     libc.munmap(this.#address, this.layout.bytes);
-    setRing(this.#fd, { blockSize: 0, blockCount: 0, frameSize: 0, frameCount: 0 });
+    setRing(this.#fd, NO_RING);
   }
 }

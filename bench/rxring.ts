@@ -1,8 +1,8 @@
 /**
  * A by-hand measurement of the receive paths of the Linux backend, not a test
- * (nothing here asserts; bun test does not pick it up). Run as root:
+ * (nothing here asserts). Run as root:
  *
- *   node_modules/.bin/bun test/ffi/rxring-bench.ts [frameBytes=1038] [seconds=2]
+ *   node_modules/.bin/bun bench/rxring.ts [frameBytes=1038] [seconds=2]
  *
  * 1. drain: the receive() cost alone. The socket is filled with 400 frames while
  *    nobody reads, then one loop drains it (receive() until empty, touching each
@@ -18,10 +18,11 @@
  *    user + system) per frame received, which contention for the cores disturbs less.
  * Both processes share the machine's cores: figures are for comparison in one run.
  */
-import { PacketLink, type PacketLinkOptions } from "../../ffi/linux/packet.ts";
-import { makeVethWorld } from "../helpers/netns.ts";
-import { EventLoop } from "../../src/net/loop.ts";
-import { testFrame } from "./frames.ts";
+import { PacketLink, type PacketLinkOptions } from "../ffi/linux/packet.ts";
+import { makeVethWorld } from "../src/net/netns.ts";
+import { EventLoop } from "../src/net/loop.ts";
+import { formatMac, parseMac } from "../src/aoe/mac.ts";
+import { testFrame } from "../test/ffi/frames.ts";
 
 const [mode, ...rest] = process.argv.slice(2);
 
@@ -29,7 +30,7 @@ if (mode === "--sender") {
   // child: flood `ifname` in `ns` towards `dst` until killed
   const [ns, ifname, dstHex, bytes] = rest as [string, string, string, string];
   const link = PacketLink.open(ifname, { netns: ns, rxRing: false });
-  const dst = Uint8Array.from(dstHex.split(":").map((h) => parseInt(h, 16)));
+  const dst = parseMac(dstHex);
   const frames = Array.from({ length: 64 }, (_, i) => testFrame(dst, link.mac, Number(bytes), i));
   for (;;) link.sendBatch(frames);
 }
@@ -63,8 +64,7 @@ const median = (xs: number[]): number => [...xs].sort((x, y) => x - y)[Math.floo
 /** frames/s received and dropped under a flood: drained by a busy loop, or by the event loop (poller). */
 async function flood(opts: PacketLinkOptions, how: "busy" | "loop"): Promise<[number, number, number]> {
   const link = PacketLink.open(w.ifB, { netns: w.nsB, ...opts });
-  const mac = [...link.mac].map((b) => b.toString(16).padStart(2, "0")).join(":");
-  const child = Bun.spawn([process.execPath, import.meta.path, "--sender", w.nsA, w.ifA, mac, String(frameBytes)], {
+  const child = Bun.spawn([process.execPath, import.meta.path, "--sender", w.nsA, w.ifA, formatMac(link.mac), String(frameBytes)], {
     stdout: "inherit",
     stderr: "inherit",
   });
