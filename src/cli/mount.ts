@@ -7,7 +7,7 @@
  */
 import { defineCommand } from "citty";
 import { consola } from "consola";
-import type { Vfs } from "../fuse/vfs.ts";
+import type { FuseMount } from "../fuse/mount.ts";
 import { parseMs, repeated, UsageError } from "../initiator/cliutil.ts";
 
 export default defineCommand({
@@ -41,18 +41,7 @@ export default defineCommand({
     }
     const autodiscover = !rawArgs.includes("--no-autodiscover") && args.autodiscover !== false;
 
-    // The FUSE server is loaded only now, and may be missing from a build without it.
-    let mountVfs: (vfs: Vfs, mountpoint: string, opts: { fsName: string; subtype: string }) => Promise<{ unmount(): Promise<void>; done: Promise<void> }>;
-    try {
-      // @ts-ignore: src/fuse/mount.ts is the FUSE server's (built apart from the tree)
-      const mod = await import("../fuse/mount.ts");
-      mountVfs = mod.mountVfs;
-      if (typeof mountVfs !== "function") throw new Error("it exports no mountVfs");
-    } catch (e) {
-      process.stderr.write(`aoede mount: this build has no FUSE server (src/fuse/mount.ts): ${(e as Error).message}\n`);
-      process.exit(1);
-    }
-
+    const { mountVfs } = await import("../fuse/mount.ts");
     const { AoeTree } = await import("../tree/state.ts");
     const { TreeVfs } = await import("../tree/vfs.ts");
     const { TreeError } = await import("../tree/errors.ts");
@@ -68,7 +57,7 @@ export default defineCommand({
     }
     if (args.rediscover) tree.rediscover = true;
     const vfs = new TreeVfs(tree);
-    let mounted: { unmount(): Promise<void>; done: Promise<void> };
+    let mounted: FuseMount;
     try {
       // Shown as "aoe" of type fuse.aoede by mount(8) and df.
       mounted = await mountVfs(vfs, mountpoint, { fsName: "aoe", subtype: "aoede" });

@@ -15,6 +15,7 @@
  * (`stat` on a mounted tree).
  */
 import type { DevlinkStatus, TargetStatus } from "./status.ts";
+import { NO_MAXMTU } from "./target.ts";
 
 /** Plan 9's %E: "0010a4c3e2f1". */
 export function etherHex(mac: Uint8Array): string {
@@ -105,7 +106,7 @@ export function parseCtl(text: string): Omit<TargetStatus, "name" | "shelf" | "s
     nmaxout: num(f.get("nmaxout")),
     nframes: num(f.get("nframes")),
     maxbcnt: num(mb?.[1]),
-    maxmtu: num(mb?.[2] ?? "100000"),
+    maxmtu: mb?.[2] === undefined ? NO_MAXMTU : num(mb[2]),
     fw: parseInt(f.get("fw") ?? "0", 16) || 0,
     model: f.get("model") ?? "",
     serial: f.get("serial") ?? "",

@@ -132,17 +132,9 @@ export async function writeRange(ini: Initiator, t: Target, o: WriteRangeOptions
       if (pos + bytes.length > size) {
         throw new RangeError(`${t.name}: the image is larger than the device (${size} bytes from offset ${o.offset})`);
       }
-      let data = bytes;
       const tail = bytes.length % SECTOR_SIZE;
-      if (tail !== 0) {
-        // Last partial sector: keep the device's bytes after the image's end.
-        data = new Uint8Array(bytes.length - tail + SECTOR_SIZE);
-        data.set(bytes);
-        const lastLba = (pos + bytes.length - tail) / SECTOR_SIZE;
-        const old = new Uint8Array(SECTOR_SIZE);
-        await ini.read(t, lastLba, 1, old);
-        data.set(old.subarray(tail), bytes.length);
-      }
+      // Last partial sector: keep the device's bytes after the image's end.
+      const data = tail === 0 ? bytes : await patchSectors(ini, t, pos / SECTOR_SIZE, 0, bytes);
       const sectors = data.length / SECTOR_SIZE;
       const done = ini.write(t, pos / SECTOR_SIZE, sectors, data);
       done.catch(() => {});
@@ -161,6 +153,25 @@ export async function writeRange(ini: Initiator, t: Target, o: WriteRangeOptions
     t.nopen--;
   }
   return written;
+}
+
+/**
+ * `data` placed `head` bytes into sector `lba`, as a buffer of whole sectors:
+ * a sector that `data` covers only in part is read first, so that the bytes
+ * outside `data` keep what the device holds (read-modify-write). Already whole
+ * sectors are returned as they are.
+ */
+export async function patchSectors(ini: Initiator, t: Target, lba: number, head: number, data: Uint8Array): Promise<Uint8Array> {
+  const end = head + data.length;
+  if (head === 0 && end % SECTOR_SIZE === 0) return data;
+  const sectors = Math.ceil(end / SECTOR_SIZE);
+  const buf = new Uint8Array(sectors * SECTOR_SIZE);
+  const edges = new Set<number>();
+  if (head !== 0) edges.add(0);
+  if (end % SECTOR_SIZE !== 0) edges.add(sectors - 1);
+  await Promise.all([...edges].map((i) => ini.read(t, lba + i, 1, buf.subarray(i * SECTOR_SIZE, (i + 1) * SECTOR_SIZE))));
+  buf.set(data, head);
+  return buf;
 }
 
 /** Progress counts only chunks the target acknowledged. */

@@ -9,6 +9,7 @@
  */
 import { SECTOR_SIZE } from "../aoe/constants.ts";
 import type { Initiator } from "../initiator/engine.ts";
+import { patchSectors } from "../initiator/io.ts";
 import type { Target } from "../initiator/target.ts";
 
 interface Busy {
@@ -63,22 +64,7 @@ export async function writeData(ini: Initiator, t: Target, locks: WriteLocks, si
   const first = Math.floor(offset / SECTOR_SIZE);
   const last = Math.ceil(end / SECTOR_SIZE);
   await locks.run(first, last, async () => {
-    const head = offset - first * SECTOR_SIZE;
-    const aligned = head === 0 && end % SECTOR_SIZE === 0;
-    let buf: Uint8Array;
-    if (aligned) {
-      buf = n === data.length ? data : data.subarray(0, n);
-    } else {
-      buf = new Uint8Array((last - first) * SECTOR_SIZE);
-      // The partial sectors at either end, as the device holds them now.
-      const edges = new Set<number>();
-      if (head !== 0) edges.add(first);
-      if (end % SECTOR_SIZE !== 0) edges.add(last - 1);
-      await Promise.all(
-        [...edges].map((lba) => ini.read(t, lba, 1, buf.subarray((lba - first) * SECTOR_SIZE, (lba - first + 1) * SECTOR_SIZE))),
-      );
-      buf.set(data.subarray(0, n), head);
-    }
+    const buf = await patchSectors(ini, t, first, offset - first * SECTOR_SIZE, n === data.length ? data : data.subarray(0, n));
     await ini.write(t, first, last - first, buf);
   });
   return n;

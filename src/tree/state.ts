@@ -12,7 +12,7 @@
  * src/initiator/ctl.ts and text.ts; the verbs are verbs.ts.
  */
 import { openRawLink, RawLinkError, type RawLink } from "../../ffi/rawlink.ts";
-import { ConfigCmd } from "../aoe/config.ts";
+import { ConfigCmd, MAX_CONFIG_LEN } from "../aoe/config.ts";
 import { featureNames } from "../aoe/identify.ts";
 import { sharedLoop } from "../net/loop.ts";
 import { queryConfigFrame } from "../initiator/discover.ts";
@@ -34,8 +34,6 @@ export const DEFAULT_REDISCOVER_MS = 30_000;
 export const DEFAULT_PROBE_MS = 5_000;
 /** With autodiscover off, replies to an explicit `discover` create units for this long. */
 export const DISCOVER_WINDOW_MS = 5_000;
-/** The most config bytes (AoE r11). */
-export const MAX_CONFIG = 1024;
 
 export interface TreeOptions {
   loop?: FrameLoop;
@@ -356,7 +354,7 @@ export class AoeTree {
    * the target has taken it (Plan 9's configwrite).
    */
   async writeConfig(u: Unit, offset: number, data: Uint8Array): Promise<number> {
-    if (offset + data.length > MAX_CONFIG) throw new TreeError("EFBIG", Etoobig);
+    if (offset + data.length > MAX_CONFIG_LEN) throw new TreeError("EFBIG", Etoobig);
     if (!u.up) throw new TreeError("ENXIO", Enotup);
     const next = new Uint8Array(offset + data.length);
     next.set(u.t.config.subarray(0, Math.min(u.t.config.length, next.length)));

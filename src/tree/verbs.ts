@@ -4,14 +4,12 @@
  * is a TreeError (EINVAL for a bad verb or argument) whose message is Plan 9's
  * string.
  */
+import { ATA_DATA_OFFSET } from "../aoe/ata.ts";
 import { SECTOR_SIZE } from "../aoe/constants.ts";
 import { NO_MAXMTU } from "../initiator/target.ts";
 import { CmdError, cmdError, E_CMDARGS, lookupCmd, parseCmd, strtol, strtoss, toggle } from "./cmd.ts";
 import { TreeError } from "./errors.ts";
 import type { AoeTree, Unit } from "./state.ts";
-
-/** AoE header (24) + ATA argument (12): what an MTU carries besides data. */
-const ATA_HEADER = 24 + 12;
 
 const TOP = [
   { name: "autodiscover", narg: 0 },
@@ -109,7 +107,7 @@ export async function unitCtlWrite(tree: AoeTree, u: Unit, text: string): Promis
         return;
       }
       const n = strtol(f[1]!).value;
-      let m = c.name === "maxbno" ? n * SECTOR_SIZE : n - ATA_HEADER;
+      let m = c.name === "maxbno" ? n * SECTOR_SIZE : n - ATA_DATA_OFFSET; // 9front: mtu - AOEATASZ
       if (c.name === "mtu") m -= ((m % SECTOR_SIZE) + SECTOR_SIZE) % SECTOR_SIZE;
       if (m <= 0 || m > t.devMaxData()) throw new TreeError("EINVAL", cmdError(f, "invalid mtu").message);
       t.maxmtu = m;
