@@ -13,6 +13,7 @@
 import { dlopen, ptr } from "bun:ffi";
 import { errno, LIBC_PATH } from "./libc.ts";
 import { Errno } from "./errno.ts";
+import { IOVEC_LEN, putIovec } from "./iovec.ts";
 
 const RWF_NOWAIT = 0x00000008;
 
@@ -26,20 +27,11 @@ const lib =
     : undefined;
 
 /** One iovec, reused: {base u64, len u64} written as 32-bit halves (no BigInt per call). */
-const iov = new Uint32Array(new ArrayBuffer(16));
+const iov = new Uint32Array(new ArrayBuffer(IOVEC_LEN));
 const iovPtr = ptr(iov);
 
-/** iovec `i` of `vec` = {buf + at, length}. */
-function putIov(vec: Uint32Array, i: number, buf: Uint8Array, at: number, length: number): void {
-  const p = ptr(buf) + at;
-  vec[4 * i] = p % 0x100000000;
-  vec[4 * i + 1] = Math.floor(p / 0x100000000);
-  vec[4 * i + 2] = length;
-  vec[4 * i + 3] = 0;
-}
-
 function setIov(buf: Uint8Array, at: number, length: number): void {
-  putIov(iov, 0, buf, at, length);
+  putIovec(iov, 0, ptr(buf) + at, length);
 }
 
 /** Result of a non-blocking attempt: bytes moved, or that it would block / is unsupported. */
@@ -75,7 +67,7 @@ export function writeNowait(fd: number, buf: Uint8Array, at: number, length: num
 
 /** Most buffers in one readvAt (the target merges at most this many contiguous reads). */
 export const MAX_IOV = 64;
-const iovs = new Uint32Array(new ArrayBuffer(16 * MAX_IOV));
+const iovs = new Uint32Array(new ArrayBuffer(IOVEC_LEN * MAX_IOV));
 const iovsPtr = ptr(iovs);
 
 /**
@@ -85,7 +77,7 @@ const iovsPtr = ptr(iovs);
  */
 export function readvAt(fd: number, bufs: readonly Uint8Array[], position: number, nowait: boolean): number {
   if (lib === undefined || bufs.length > MAX_IOV) return UNSUPPORTED;
-  for (let i = 0; i < bufs.length; i++) putIov(iovs, i, bufs[i]!, 0, bufs[i]!.length);
+  for (let i = 0; i < bufs.length; i++) putIovec(iovs, i, ptr(bufs[i]!), bufs[i]!.length);
   return outcome(lib.symbols.preadv2(fd, iovsPtr, bufs.length, position, nowait ? RWF_NOWAIT : 0));
 }
 

@@ -7,6 +7,7 @@
  * request waits, and the main thread never sits in read(2) (it would run no timers
  * and no signal handlers; ../shared/notes/fuse-direct.md, pitfall 3).
  */
+import { putIovec } from "./iovec.ts";
 import { dlopen, ptr } from "bun:ffi";
 import { errnoName } from "./errno.ts";
 import { cString, errno, lastError, libc, LIBC_PATH, strerror } from "./libc.ts";
@@ -90,8 +91,8 @@ export class FuseDevice {
   write2(head: Uint8Array, headLen: number, data: Uint8Array): string | undefined {
     if (data.length === 0) return this.write(head, headLen);
     const iov = this.#iov;
-    setIov(iov, 0, ptr(head), headLen);
-    setIov(iov, 4, ptr(data), data.length);
+    putIovec(iov, 0, ptr(head), headLen);
+    putIovec(iov, 1, ptr(data), data.length);
     const n = lib.symbols.writev(this.fd, iov, 2);
     return n === headLen + data.length ? undefined : n < 0 ? errnoName(errno()) : "EIO";
   }
@@ -103,10 +104,4 @@ export class FuseDevice {
   }
 }
 
-function setIov(iov: Uint32Array, at: number, p: number, len: number): void {
-  iov[at] = p % 0x1_0000_0000;
-  iov[at + 1] = Math.floor(p / 0x1_0000_0000);
-  iov[at + 2] = len;
-  iov[at + 3] = 0;
-}
 

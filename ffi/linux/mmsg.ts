@@ -5,10 +5,10 @@
  * u32 @56; iovec 16 bytes (base @0, len @8). One iovec per message, no name, no
  * control data (the socket is bound; the Ethernet header carries the addresses).
  */
+import { IOVEC_LEN, putIovec } from "../iovec.ts";
 import { ptr } from "bun:ffi";
 
 export const MMSGHDR_LEN = 64;
-const IOVEC_LEN = 16;
 const OFF_IOV = 16;
 const OFF_IOVLEN = 24;
 const OFF_FLAGS = 48;
@@ -39,13 +39,7 @@ export class MmsgArray {
    * while the kernel may use it (pitfall 2 of the note).
    */
   setBuffer(i: number, address: number, length: number): void {
-    // iovec.base and .len as two u32 halves each: avoids a BigInt per frame.
-    const w = (i * IOVEC_LEN) >>> 2;
-    const u32 = this.iov32;
-    u32[w] = address >>> 0;
-    u32[w + 1] = Math.floor(address / 0x100000000);
-    u32[w + 2] = length >>> 0;
-    u32[w + 3] = 0;
+    putIovec(this.iov32, i, address, length);
   }
 
   /** msg_len after the call: bytes received or sent for message i */

@@ -5,8 +5,10 @@
  * same unit always gets the same ids, across removals and restarts, so the
  * server can ignore FORGET. The largest id, 65535 * 256 * 64 + 63, fits 32 bits.
  */
+import { ROOT_ID } from "../fuse/proto.ts";
 
-export const ROOT_INO = 1;
+/** the root directory: FUSE_ROOT_ID, which the FUSE layer owns */
+export const ROOT_INO = ROOT_ID;
 export const TOP_CTL_INO = 2;
 export const LOG_INO = 3;
 
