@@ -229,7 +229,7 @@ export class Daemon {
     const exports: ExportStats[] = this.running.map((e) => {
       const c = e.exp.counters;
       const initiators: Record<string, number> = {};
-      for (const [k, n] of e.exp.initiators) initiators[keyToString(k)] = n;
+      for (const [k, n] of e.exp.initiators) initiators[keyToString(k)] = n.requests;
       return {
         name: e.name,
         target: `e${e.settings.shelf}.${e.settings.slot}`,
