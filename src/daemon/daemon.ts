@@ -19,7 +19,7 @@ import { formatMac, maxSectorsForMtu } from "../aoe/index.ts";
 import { listEthernetInterfaces, RawLinkError, type EthernetInterface } from "../../ffi/rawlink.ts";
 import { sharedLoop, type EventLoop } from "../net/loop.ts";
 import { keyToString } from "../target/access.ts";
-import { FIRMWARE_VERSION } from "../target/export.ts";
+import { FIRMWARE_VERSION } from "../target/management.ts";
 import { linkFailure, openStorage } from "../target/server.ts";
 import type { Storage } from "../target/storage.ts";
 import type { DaemonConfig, ExportSettings } from "./config.ts";

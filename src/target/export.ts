@@ -59,11 +59,6 @@ import { TagTracker, TagVerdict } from "./tags.ts";
  */
 const EARLY_FLUSH_AT = 8;
 
-export { FIRMWARE_VERSION };
-
-export type { Port, SendFrame, SendFrames };
-export { ExportCounters };
-
 /** Most distinct initiators counted per export (`initiators`); requests from further ones are not counted. */
 const MAX_COUNTED_INITIATORS = 256;
 
