@@ -14,6 +14,7 @@ import { AccessControl } from "./access.ts";
 import type { ServeConfig } from "./config.ts";
 import type { ExportCounters } from "./counters.ts";
 import { Export } from "./export.ts";
+import type { Port } from "./port.ts";
 import { StateStore, type ExportState } from "./state.ts";
 import { Storage, StorageError } from "./storage.ts";
 import { TagTracker } from "./tags.ts";
@@ -88,13 +89,8 @@ export function startExport(cfg: ServeConfig, opts: { netns?: string } = {}): Ru
   }
 }
 
-/** Where an export made by makeExport replies first (its default port, see port.ts). */
-export interface FirstPort {
-  mac: Uint8Array;
-  maxSectors: number;
-  send: (frame: Uint8Array) => void;
-  sendBatch: (frames: Uint8Array[]) => void;
-}
+/** Where an export made by makeExport replies first (its default port; Export derives macKey). */
+export type FirstPort = Omit<Port, "macKey">;
 
 /**
  * The Export for `cfg` over an open storage: its state restored from the state
