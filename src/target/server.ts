@@ -133,11 +133,8 @@ export function makeExport(cfg: Omit<ServeConfig, "netif">, storage: Storage, po
     sendBatch: port.sendBatch,
     warn: (m) => consola.warn(m),
   });
-  if (state !== undefined && cfg.macs !== undefined) {
-    state.save({ config: exp.configString, masks: [...access.maskList], reservation: [...access.reservationList] }).catch((e) =>
-      consola.warn(`could not save state to ${state!.file}: ${(e as Error).message}`),
-    );
-  }
+  // the -m/macs list replaced the saved one above: save it (Export.setMasks saves, warns on failure)
+  if (cfg.macs !== undefined) exp.setMasks(cfg.macs);
   return exp;
 }
 
