@@ -25,6 +25,7 @@ import { seededRandom } from "../test/helpers/prng.ts";
 import { RawClient } from "../test/helpers/raw-client.ts";
 import { startServe, type ServeProc } from "../test/helpers/serve-proc.ts";
 import { readFileRange, seededBytes, sha256 } from "./bytes.ts";
+import { tearDown } from "./serve.ts";
 
 const MIB = 1 << 20;
 const SHELF = 8;
@@ -114,11 +115,7 @@ export async function crashCampaign(o: CrashOptions): Promise<CrashFigures> {
     await serve.stop("SIGTERM", 15_000);
     return { seed: o.seed, kills, copies, copyBytes, syncKills: o.syncKills, ...sync };
   } finally {
-    serve?.kill();
-    client.close();
-    await Bun.sleep(50);
-    fs.rmSync(dir, { recursive: true, force: true });
-    w.dispose();
+    await tearDown(serve, client, dir, w);
   }
 }
 

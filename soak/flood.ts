@@ -27,7 +27,7 @@ import { configFrame, mac, maskFrame, readFrame, reserveFrame, type Addr } from 
 import { startServe, type ServeProc } from "../test/helpers/serve-proc.ts";
 import { seededBytes, sha256 } from "./bytes.ts";
 import { FrameGenerator, floodRecords, type FrameMix } from "./frames.ts";
-import { answersQueryConfig, floodBinary, rssKiB, serveCounters, type ServeCounters } from "./serve.ts";
+import { answersQueryConfig, floodBinary, rssKiB, serveCounters, tearDown, type ServeCounters } from "./serve.ts";
 
 const MIB = 1 << 20;
 const SHELF = 7;
@@ -214,11 +214,7 @@ export async function floodCampaign(o: FloodOptions): Promise<FloodFigures> {
       lockout,
     };
   } finally {
-    serve?.kill();
-    client.close();
-    await Bun.sleep(50);
-    fs.rmSync(dir, { recursive: true, force: true });
-    w.dispose();
+    await tearDown(serve, client, dir, w);
   }
 }
 

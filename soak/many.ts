@@ -18,6 +18,7 @@ import { RawClient } from "../test/helpers/raw-client.ts";
 import { ataFrame } from "../test/helpers/requests.ts";
 import { startServe, type ServeProc } from "../test/helpers/serve-proc.ts";
 import { readFileRange, seededBytes, sha256 } from "./bytes.ts";
+import { tearDown } from "./serve.ts";
 
 const MIB = 1 << 20;
 const SHELF = 9;
@@ -139,11 +140,7 @@ export async function manyCampaign(o: ManyOptions): Promise<ManyFigures> {
       race: { winner, loser, loserExit: lw.code, loserError: lw.err.trim(), loserWritesRefused: refused, loserBytesOnImage },
     };
   } finally {
-    serve?.kill();
-    client.close();
-    await Bun.sleep(50);
-    fs.rmSync(dir, { recursive: true, force: true });
-    w.dispose();
+    await tearDown(serve, client, dir, w);
   }
 }
 

@@ -4,12 +4,25 @@
  * bounded "does it still answer" probe, and the C flood sender, built on demand.
  */
 import { createHash } from "node:crypto";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, rmSync } from "node:fs";
 import path from "node:path";
 import { Command, ConfigCmd } from "../src/aoe/index.ts";
+import type { VethWorld } from "../test/helpers/netns.ts";
 import type { RawClient } from "../test/helpers/raw-client.ts";
 import { configFrame, type Addr } from "../test/helpers/requests.ts";
 import type { ServeProc } from "../test/helpers/serve-proc.ts";
+
+/**
+ * A campaign's end, failed or not: kill serve (if running), close the client, give
+ * the kernel a moment to let go of the sockets, remove the files, drop the namespaces.
+ */
+export async function tearDown(serve: ServeProc | undefined, client: RawClient, dir: string, w: VethWorld): Promise<void> {
+  serve?.kill();
+  client.close();
+  await Bun.sleep(50);
+  rmSync(dir, { recursive: true, force: true });
+  w.dispose();
+}
 
 /** The counters serve logs on SIGUSR1 (src/target/server.ts formatCounters). */
 export interface ServeCounters {

@@ -19,8 +19,8 @@ import { formatMac, maxSectorsForMtu } from "../aoe/index.ts";
 import { listEthernetInterfaces, RawLinkError, type EthernetInterface } from "../../ffi/rawlink.ts";
 import { sharedLoop, type EventLoop } from "../net/loop.ts";
 import { keyToString } from "../target/access.ts";
-import { FIRMWARE_VERSION } from "../target/export.ts";
-import { linkFailure } from "../target/server.ts";
+import { FIRMWARE_VERSION } from "../target/management.ts";
+import { linkFailure, openStorage } from "../target/server.ts";
 import type { Storage } from "../target/storage.ts";
 import type { DaemonConfig, ExportSettings } from "./config.ts";
 import { Interface } from "./interfaces.ts";
@@ -172,7 +172,7 @@ export class Daemon {
     // 1. open every file first: a file that fails leaves everything as it was
     const storages = new Map<string, Storage>();
     try {
-      for (const s of starting) storages.set(s.name, ServedExport.openStorage(s));
+      for (const s of starting) storages.set(s.name, openStorage(s));
     } catch (e) {
       for (const st of storages.values()) st.close();
       throw e;
@@ -229,7 +229,7 @@ export class Daemon {
     const exports: ExportStats[] = this.running.map((e) => {
       const c = e.exp.counters;
       const initiators: Record<string, number> = {};
-      for (const [k, n] of e.exp.initiators) initiators[keyToString(k)] = n;
+      for (const [k, n] of e.exp.initiators) initiators[keyToString(k)] = n.requests;
       return {
         name: e.name,
         target: `e${e.settings.shelf}.${e.settings.slot}`,

@@ -49,6 +49,14 @@ export interface TopSample {
   interfaces: InterfaceRates[];
 }
 
+type NumberKey<T> = { [K in keyof T]: T[K] extends number ? K : never }[keyof T];
+
+/** How much counter `k` grew from `prev` (absent: zero) to `now`. */
+const delta =
+  <T>(now: T, prev: Partial<T>) =>
+  (k: NumberKey<T>): number =>
+    (now[k] as number) - ((prev[k] as number | undefined) ?? 0);
+
 /** No patterns: everything. */
 const globMatch = (patterns: readonly string[], name: string) => patterns.length === 0 || matchesInterface(patterns, name);
 
@@ -69,19 +77,20 @@ export function rates(prev: StatsReply | undefined, now: StatsReply, names: read
       // a reopened export starts its counters again: then the interval starts at zero
       let p: Partial<ExportStats> = pe.get(e.name) ?? {};
       if ((p.reads ?? 0) > e.reads || (p.writes ?? 0) > e.writes) p = {};
+      const d = delta(e, p);
       const initiators: Record<string, number> = {};
       for (const [mac, n] of Object.entries(e.initiators)) initiators[mac] = r1((n - (p.initiators?.[mac] ?? 0)) / s);
       return {
         name: e.name,
         target: e.target,
-        readsPerS: r1((e.reads - (p.reads ?? 0)) / s),
-        readKBps: r2((e.readBytes - (p.readBytes ?? 0)) / 1024 / s),
-        writesPerS: r1((e.writes - (p.writes ?? 0)) / s),
-        writeKBps: r2((e.writeBytes - (p.writeBytes ?? 0)) / 1024 / s),
-        otherPerS: r1((e.other - (p.other ?? 0)) / s),
+        readsPerS: r1(d("reads") / s),
+        readKBps: r2(d("readBytes") / 1024 / s),
+        writesPerS: r1(d("writes") / s),
+        writeKBps: r2(d("writeBytes") / 1024 / s),
+        otherPerS: r1(d("other") / s),
         inFlight: e.inFlight,
         queued: e.queued,
-        errors: e.errors - (p.errors ?? 0),
+        errors: d("errors"),
         initiators,
         totals: { reads: e.reads, writes: e.writes, readBytes: e.readBytes, writeBytes: e.writeBytes, errors: e.errors },
       };
@@ -91,14 +100,15 @@ export function rates(prev: StatsReply | undefined, now: StatsReply, names: read
     .map((i): InterfaceRates => {
       let p: Partial<InterfaceStats> = pi.get(i.name) ?? {};
       if ((p.rxFrames ?? 0) > i.rxFrames) p = {};
+      const d = delta(i, p);
       return {
         name: i.name,
         up: i.up,
-        rxPerS: r1((i.rxFrames - (p.rxFrames ?? 0)) / s),
-        rxKBps: r2((i.rxBytes - (p.rxBytes ?? 0)) / 1024 / s),
-        txPerS: r1((i.txFrames - (p.txFrames ?? 0)) / s),
-        txKBps: r2((i.txBytes - (p.txBytes ?? 0)) / 1024 / s),
-        drops: i.drops - (p.drops ?? 0),
+        rxPerS: r1(d("rxFrames") / s),
+        rxKBps: r2(d("rxBytes") / 1024 / s),
+        txPerS: r1(d("txFrames") / s),
+        txKBps: r2(d("txBytes") / 1024 / s),
+        drops: d("drops"),
         totals: { rxFrames: i.rxFrames, rxBytes: i.rxBytes, txFrames: i.txFrames, txBytes: i.txBytes, drops: i.drops },
       };
     });

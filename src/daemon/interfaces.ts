@@ -14,7 +14,8 @@ import { maxSectorsForMtu } from "../aoe/index.ts";
 import { openRawLink, type RawLink } from "../../ffi/rawlink.ts";
 import type { EventLoop } from "../net/loop.ts";
 import { macKey } from "../target/access.ts";
-import type { Export, Port } from "../target/export.ts";
+import type { Export } from "../target/export.ts";
+import type { Port } from "../target/port.ts";
 
 /** What an interface has done since the daemon started (links opened on it, summed). */
 export interface InterfaceCounters {

@@ -30,11 +30,6 @@ export class ServedExport {
     readonly exp: Export,
   ) {}
 
-  /** Open the storage (throws ServeError): the first half of open(), for reloads that open everything before changing anything. */
-  static openStorage(settings: ExportSettings): Storage {
-    return openStorage(settings);
-  }
-
   /**
    * Make the Export over `storage` (opened here unless given) with its saved state
    * (throws ServeError; the storage is closed then).

@@ -59,12 +59,7 @@ import { TagTracker, TagVerdict } from "./tags.ts";
  */
 const EARLY_FLUSH_AT = 8;
 
-export { FIRMWARE_VERSION };
-
-export type { Port, SendFrame, SendFrames };
-export { ExportCounters };
-
-/** Most distinct initiators counted per export (`initiators`); more are counted as one. */
+/** Most distinct initiators counted per export (`initiators`); requests from further ones are not counted. */
 const MAX_COUNTED_INITIATORS = 256;
 
 export interface ExportOptions {
@@ -109,8 +104,11 @@ export class Export implements AtaDevice {
   readonly defaultPort: Port;
   /** the port of the frame being handled (handle() sets it; replies built synchronously use it) */
   private port: Port;
-  /** ATA, config, mask and reserve requests per source MAC (48-bit key), for the monitor */
-  readonly initiators = new Map<number, number>();
+  /**
+   * ATA, config, mask and reserve requests per source MAC (48-bit key), for the
+   * monitor: a counter cell per initiator, so a frame costs one lookup, not two
+   */
+  readonly initiators = new Map<number, { requests: number }>();
   private readonly storage: Storage;
   private readonly io: IoQueue;
   private readonly state: StateStore | undefined;
@@ -278,8 +276,8 @@ export class Export implements AtaDevice {
       return;
     }
     const seen = this.initiators.get(src);
-    if (seen !== undefined) this.initiators.set(src, seen + 1);
-    else if (this.initiators.size < MAX_COUNTED_INITIATORS) this.initiators.set(src, 1);
+    if (seen !== undefined) seen.requests++;
+    else if (this.initiators.size < MAX_COUNTED_INITIATORS) this.initiators.set(src, { requests: 1 });
     if (h.version !== AOE_VERSION) return this.aoeError(h, AoEError.UnsupportedVersion);
     try {
       switch (h.command) {

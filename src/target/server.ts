@@ -12,7 +12,9 @@ import { sharedLoop } from "../net/loop.ts";
 import { VERSION } from "../version.ts";
 import { AccessControl } from "./access.ts";
 import type { ServeConfig } from "./config.ts";
-import { Export, type ExportCounters } from "./export.ts";
+import type { ExportCounters } from "./counters.ts";
+import { Export } from "./export.ts";
+import type { Port } from "./port.ts";
 import { StateStore, type ExportState } from "./state.ts";
 import { Storage, StorageError } from "./storage.ts";
 import { TagTracker } from "./tags.ts";
@@ -87,13 +89,8 @@ export function startExport(cfg: ServeConfig, opts: { netns?: string } = {}): Ru
   }
 }
 
-/** Where an export made by makeExport replies first (its default port, see port.ts). */
-export interface FirstPort {
-  mac: Uint8Array;
-  maxSectors: number;
-  send: (frame: Uint8Array) => void;
-  sendBatch: (frames: Uint8Array[]) => void;
-}
+/** Where an export made by makeExport replies first (its default port; Export derives macKey). */
+export type FirstPort = Omit<Port, "macKey">;
 
 /**
  * The Export for `cfg` over an open storage: its state restored from the state
@@ -136,11 +133,8 @@ export function makeExport(cfg: Omit<ServeConfig, "netif">, storage: Storage, po
     sendBatch: port.sendBatch,
     warn: (m) => consola.warn(m),
   });
-  if (state !== undefined && cfg.macs !== undefined) {
-    state.save({ config: exp.configString, masks: [...access.maskList], reservation: [...access.reservationList] }).catch((e) =>
-      consola.warn(`could not save state to ${state!.file}: ${(e as Error).message}`),
-    );
-  }
+  // the -m/macs list replaced the saved one above: save it (Export.setMasks saves, warns on failure)
+  if (cfg.macs !== undefined) exp.setMasks(cfg.macs);
   return exp;
 }
 

@@ -265,6 +265,9 @@ describe.skipIf(!canUseNetns())("aoede daemon", () => {
     create();
     await found();
   });
+  test("an export's macs list is saved in the state directory at start", () => {
+    expect(JSON.parse(readFileSync(path.join(dir, "state", "e5.0.json"), "utf8")).masks).toEqual([w.macB]);
+  });
   test("a kept export's interface list changes in place; its config string is saved and survives a restart", async () => {
     const set = await aoede(w.nsB, ["config", "e5.2", "--set", "rack 4", "-i", w.ifB]);
     expect(set.code).toBe(0);
