@@ -7,7 +7,7 @@
 import { spawn, spawnSync } from "bun";
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
 
 const ROOT = resolve(import.meta.dir, "..");
 const SOURCE_DIR = join(ROOT, "bench/native");
@@ -25,25 +25,41 @@ export class NativeBuildError extends Error {
 
 /** The path of an up-to-date build of bench/native/<tool>.c; compiles it when the source changed. */
 export function nativeTool(tool: NativeTool): string {
+  return compileC(join(SOURCE_DIR, `${tool}.c`), { headers: [join(SOURCE_DIR, "aoe.h")] });
+}
+
+/**
+ * The path of an up-to-date build of the C program `source` (also used by soak/):
+ * built with $CC or cc into NATIVE_CACHE, named by a hash of the source, its
+ * `headers`, the compiler and the flags, so that an edit builds anew and an unchanged
+ * source is never rebuilt. `pkg`: a pkg-config package to compile and link with.
+ */
+export function compileC(source: string, o: { headers?: string[]; pkg?: string } = {}): string {
+  const name = basename(source, ".c");
   const cc = process.env.CC || Bun.which("cc") || Bun.which("gcc");
-  if (!cc) throw new NativeBuildError("no C compiler (cc): install gcc and libc6-dev (bash scripts/setup.sh --test does)");
-  const src = join(SOURCE_DIR, `${tool}.c`);
+  if (!cc) throw new NativeBuildError(`${name}.c needs a C compiler (cc): install gcc and libc6-dev (bash scripts/setup.sh --test does)`);
+  let pkgFlags: string[] = [];
+  if (o.pkg) {
+    const p = spawnSync(["pkg-config", "--cflags", "--libs", o.pkg], { stdout: "pipe", stderr: "pipe" });
+    if (p.exitCode !== 0) throw new NativeBuildError(`${name}.c needs ${o.pkg} (pkg-config): bash scripts/setup.sh --test installs it`);
+    pkgFlags = p.stdout.toString().trim().split(/\s+/);
+  }
   const hash = createHash("sha256");
-  for (const f of [src, join(SOURCE_DIR, "aoe.h")]) hash.update(readFileSync(f));
-  hash.update([cc, ...CFLAGS].join(" "));
-  const out = join(NATIVE_CACHE, `${tool}-${hash.digest("hex").slice(0, 16)}`);
+  for (const f of [source, ...(o.headers ?? [])]) hash.update(readFileSync(f));
+  hash.update([cc, ...CFLAGS, ...pkgFlags].join(" "));
+  const out = join(NATIVE_CACHE, `${name}-${hash.digest("hex").slice(0, 16)}`);
   if (existsSync(out)) return out;
   mkdirSync(NATIVE_CACHE, { recursive: true });
   // compile beside, then rename: a concurrent build (two test files) never runs a half-written file
   const tmp = `${out}.${process.pid}.tmp`;
-  const r = spawnSync([cc, ...CFLAGS, "-o", tmp, src], { cwd: SOURCE_DIR, stdout: "pipe", stderr: "pipe" });
+  const r = spawnSync([cc, ...CFLAGS, "-o", tmp, source, ...pkgFlags], { cwd: dirname(source), stdout: "pipe", stderr: "pipe" });
   if (r.exitCode !== 0) {
     rmSync(tmp, { force: true });
-    throw new NativeBuildError(`${cc} ${CFLAGS.join(" ")} ${src} failed:\n${r.stderr.toString()}`);
+    throw new NativeBuildError(`${cc} ${CFLAGS.join(" ")} ${source} failed:\n${r.stderr.toString()}`);
   }
   renameSync(tmp, out);
   // builds of older sources are of no more use (a running one keeps its inode)
-  for (const f of readdirSync(NATIVE_CACHE)) if (f.startsWith(`${tool}-`) && !f.endsWith(".tmp") && join(NATIVE_CACHE, f) !== out) rmSync(join(NATIVE_CACHE, f), { force: true });
+  for (const f of readdirSync(NATIVE_CACHE)) if (f.startsWith(`${name}-`) && !f.endsWith(".tmp") && join(NATIVE_CACHE, f) !== out) rmSync(join(NATIVE_CACHE, f), { force: true });
   return out;
 }
 

@@ -3,8 +3,8 @@
  * test/helpers/serve-proc.ts: its counters (SIGUSR1), its resident memory, a
  * bounded "does it still answer" probe, and the C flood sender, built on demand.
  */
-import { createHash } from "node:crypto";
-import { existsSync, readFileSync, rmSync } from "node:fs";
+import { compileC } from "../bench/native.ts";
+import { readFileSync, rmSync } from "node:fs";
 import path from "node:path";
 import { Command, ConfigCmd } from "../src/aoe/index.ts";
 import type { VethWorld } from "../test/helpers/netns.ts";
@@ -90,28 +90,9 @@ export async function answersQueryConfig(client: RawClient, at: Addr, ms = 2000)
   return performance.now() - t0;
 }
 
-/**
- * Path of a C helper of the campaign (soak/NAME.c), compiled once per source
- * version into /tmp; `pkg`: a pkg-config package it links with.
- */
+/** Path of a C helper of the campaign (soak/NAME.c), built as the bench's tools are; `pkg`: a pkg-config package it links with. */
 export function cTool(name: "flood" | "badfile", pkg?: string): string {
-  const source = path.join(import.meta.dir, `${name}.c`);
-  const src = readFileSync(source);
-  const hash = createHash("sha256").update(src).digest("hex").slice(0, 12);
-  const bin = `/tmp/aoede-soak-${name}-${hash}`;
-  if (existsSync(bin)) return bin;
-  const cc = Bun.which("cc") ?? Bun.which("gcc");
-  if (!cc) throw new Error(`soak/${name}.c needs a C compiler: bash scripts/setup.sh --test installs gcc`);
-  let flags: string[] = [];
-  if (pkg) {
-    const p = Bun.spawnSync(["pkg-config", "--cflags", "--libs", pkg], { stderr: "pipe" });
-    if (p.exitCode !== 0) throw new Error(`soak/${name}.c needs ${pkg} (pkg-config): bash scripts/setup.sh --test installs it`);
-    flags = p.stdout.toString().trim().split(/\s+/);
-  }
-  const r = Bun.spawnSync([cc, "-O2", "-Wall", "-o", `${bin}.tmp`, source, ...flags], { stderr: "pipe" });
-  if (r.exitCode !== 0) throw new Error(`cc soak/${name}.c failed:\n${r.stderr.toString()}`);
-  Bun.spawnSync(["mv", `${bin}.tmp`, bin]);
-  return bin;
+  return compileC(path.join(import.meta.dir, `${name}.c`), { pkg });
 }
 
 /** The flood sender (soak/flood.c). */
